@@ -1,6 +1,6 @@
-"""Configuration: defaults that work, overridden by ``VIRTKG_*`` environment variables, then by flags.
+"""Configuration: defaults that work, overridden by `VIRTKG_*` variables, then by flags.
 
-Every setting is declared once in :data:`SETTINGS`; the README's configuration table is generated
+Every setting is a field of :class:`Settings`; the README's configuration table is generated
 from it (``python -m virtkg.config`` prints the table).
 """
 
@@ -36,7 +36,9 @@ class Settings:
 
     store: str = field(
         default="embedded",
-        metadata={"help": "Store backend: `embedded` (pyoxigraph) or `remote` (a SPARQL 1.1 server)."},
+        metadata={
+            "help": "Store backend: `embedded` (pyoxigraph) or `remote` (a SPARQL 1.1 server)."
+        },
     )
     store_path: str = field(
         default="",
@@ -123,9 +125,7 @@ def _coerce(kind: object, raw: str) -> object:
     return raw
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, **overrides: object
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings from defaults, then the environment, then explicit overrides (CLI flags)."""
     environ = os.environ if environ is None else environ
     from_env: dict[str, object] = {}
