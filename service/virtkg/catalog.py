@@ -13,7 +13,7 @@ from typing import Any
 from pyoxigraph import Literal, NamedNode
 
 from virtkg.errors import InvalidParameter, NotFound
-from virtkg.store.base import DATA_GRAPH, SelectResult, Term
+from virtkg.store.base import SelectResult, Term
 
 VKG = "https://w3id.org/virtkg/ontology#"
 TECH = "https://w3id.org/virtkg/technology/"
@@ -36,14 +36,13 @@ SELECT ?tech ?label ?kind ?kindLabel WHERE {
   ?tech a vkg:Technology ; rdfs:label ?label .
   FILTER(LANGMATCHES(LANG(?label), "en") || LANG(?label) = "")
   OPTIONAL {
-    GRAPH <%s> { ?tech a ?kind }
+    GRAPH <https://w3id.org/virtkg/graph/data> { ?tech a ?kind }
     FILTER(STRSTARTS(STR(?kind), STR(vkg:)))
     OPTIONAL { ?kind rdfs:label ?kindLabel }
   }
 }
 ORDER BY LCASE(STR(?label))
 """
-    % DATA_GRAPH
 )
 
 # Facts about one subject, asserted in the data graph, with the axiom annotations carrying
@@ -52,7 +51,7 @@ _FACTS = (
     PREFIXES
     + """
 SELECT ?p ?o ?pLabel ?oLabel ?src ?srcLabel ?srcUrl ?comment ?evidence ?measured WHERE {
-  GRAPH <%s> { ?subject ?p ?o }
+  GRAPH <https://w3id.org/virtkg/graph/data> { ?subject ?p ?o }
   FILTER(STRSTARTS(STR(?p), STR(vkg:)) || (?p = rdf:type && STRSTARTS(STR(?o), STR(vkg:))))
   OPTIONAL { ?p rdfs:label ?pLabel FILTER(LANGMATCHES(LANG(?pLabel), "en")) }
   OPTIONAL { ?o rdfs:label ?oLabel FILTER(LANGMATCHES(LANG(?oLabel), "en")) }
@@ -69,7 +68,6 @@ SELECT ?p ?o ?pLabel ?oLabel ?src ?srcLabel ?srcUrl ?comment ?evidence ?measured
   }
 }
 """
-    % DATA_GRAPH
 )
 
 _DESCRIBE = (
@@ -314,7 +312,7 @@ def _require_technology(store, tech_id: str) -> dict[str, Any]:  # noqa: ANN001
 
 
 def technology_detail(store, tech_id: str) -> dict[str, Any]:  # noqa: ANN001
-    """A technology with its description, every fact and its sources, caveats and fitting scenarios."""
+    """A technology with its description, sourced facts, caveats and fitting scenarios."""
     tech = _require_technology(store, tech_id)
     subject = NamedNode(tech["iri"])
     described = _select(store, _DESCRIBE, subject=subject).rows
