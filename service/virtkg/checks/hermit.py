@@ -21,7 +21,11 @@ def check_consistency(kb_dir: Path) -> CheckResult:
     try:
         result = hermit_classify(kb_files(kb_dir))
     except (
-        owlready2.OwlReadyError, subprocess.CalledProcessError, OSError, ValueError, SyntaxError
+        owlready2.OwlReadyError,
+        subprocess.CalledProcessError,
+        OSError,
+        ValueError,
+        SyntaxError,
     ) as exc:
         return CheckResult(NAME, False, [Problem("HermiT", f"could not run: {exc}")])
     problems: list[Problem] = []

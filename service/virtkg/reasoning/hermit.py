@@ -106,7 +106,10 @@ def hermit_classify(paths: Sequence[Path]) -> HermitResult:
                 if not isinstance(cls, owlready2.ThingClass):
                     continue
                 for ancestor in cls.ancestors():
-                    if isinstance(ancestor, owlready2.ThingClass) and ancestor is not owlready2.Thing:
+                    if (
+                        isinstance(ancestor, owlready2.ThingClass)
+                        and ancestor is not owlready2.Thing
+                    ):
                         memberships.setdefault(ancestor.iri, set()).add(individual.iri)
         return HermitResult(True, unsatisfiable, memberships)
     finally:
