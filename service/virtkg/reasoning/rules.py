@@ -1,0 +1,265 @@
+"""OWL 2 RL rules as SPARQL, for the forward chainer in :mod:`virtkg.reasoning.materialize`.
+
+Three kinds of rules:
+
+* schema rules (``scm-*``): generic ``INSERT``s over the TBox, run first until nothing is new;
+* instance rules: compiled from the closed TBox by :func:`compile_rules` into one concrete
+  ``INSERT`` per axiom group, each tagged with the inputs (predicates, class memberships) it reads
+  so the chainer re-runs only the rules whose inputs changed (rule-level semi-naive evaluation);
+* consistency checks: ``SELECT``s listing the violations of the ``false``-headed rules.
+
+Every ``INSERT`` writes its conclusion to the default graph (so later rules see it at once) and to
+:data:`NEW_GRAPH` (so the chainer knows what changed in a round). Only IRIs of TBox terms read from
+the graph are written into the SPARQL text, always serialized by pyoxigraph (``str(NamedNode)``);
+literal values (``owl:hasValue "x"``) are joined from the graph, never formatted in. Blank nodes are
+skolemized to IRIs under :data:`SKOLEM_PREFIX` before reasoning, so every TBox term is an IRI.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from pyoxigraph import NamedNode, Store
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+
+NEW_GRAPH = "urn:virtkg:reasoning:new"
+SKOLEM_PREFIX = "urn:virtkg:skolem:"
+
+PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL}
+
+#: Input key of a rule: ("p", predicate IRI) or ("t", class IRI for rdf:type).
+Key = tuple[str, str]
+
+#: Predicates and types that make up the TBox; a new triple using one forces a recompile.
+SCHEMA_PREDICATES = frozenset(
+    RDFS + name for name in ("subClassOf", "subPropertyOf", "domain", "range")
+) | frozenset(
+    OWL + name
+    for name in (
+        "equivalentClass", "equivalentProperty", "inverseOf", "onProperty", "hasValue",
+        "someValuesFrom", "allValuesFrom", "intersectionOf", "unionOf",
+    )
+) | {RDF + "first", RDF + "rest"}
+SCHEMA_TYPES = frozenset({OWL + "TransitiveProperty", OWL + "SymmetricProperty"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One SPARQL ``INSERT`` rule; ``inputs`` = None means "run whenever anything changed"."""
+
+    name: str
+    sparql: str
+    inputs: frozenset[Key] | None = None
+
+
+def _insert(head: str, where: str) -> str:
+    """An INSERT writing ``head`` to the default graph and to the per-round change graph."""
+    return (
+        f"INSERT {{ {head} GRAPH <{NEW_GRAPH}> {{ {head} }} }}\n"
+        f"WHERE {{ {where} FILTER NOT EXISTS {{ {head} }} }}"
+    )
+
+
+def _values(var: str, iris: Iterable[str]) -> str:
+    return f"VALUES ?{var} {{ {' '.join(str(NamedNode(i)) for i in sorted(iris))} }}"
+
+
+def _n(iri: str) -> str:
+    return str(NamedNode(iri))
+
+
+SCO, SPO, EQC, EQP = "rdfs:subClassOf", "rdfs:subPropertyOf", "owl:equivalentClass", (
+    "owl:equivalentProperty"
+)
+MEMBER = "rdf:rest*/rdf:first"
+
+#: Schema rules: generic over the TBox, run to a fixpoint before the instance rules are compiled.
+SCHEMA_RULES: tuple[Rule, ...] = (
+    Rule("scm-sco", _insert("?a rdfs:subClassOf ?c .",
+                            f"?a {SCO} ?b . ?b {SCO} ?c . FILTER(?a != ?c)")),
+    Rule("scm-eqc1", _insert("?a rdfs:subClassOf ?b .",
+                             f"{{ ?a {EQC} ?b }} UNION {{ ?b {EQC} ?a }} FILTER(?a != ?b)")),
+    Rule("scm-eqc2", _insert("?a owl:equivalentClass ?b .",
+                             f"?a {SCO} ?b . ?b {SCO} ?a . FILTER(?a != ?b)")),
+    Rule("scm-spo", _insert("?a rdfs:subPropertyOf ?c .",
+                            f"?a {SPO} ?b . ?b {SPO} ?c . FILTER(?a != ?c)")),
+    Rule("scm-eqp1", _insert("?a rdfs:subPropertyOf ?b .",
+                             f"{{ ?a {EQP} ?b }} UNION {{ ?b {EQP} ?a }} FILTER(?a != ?b)")),
+    Rule("scm-eqp2", _insert("?a owl:equivalentProperty ?b .",
+                             f"?a {SPO} ?b . ?b {SPO} ?a . FILTER(?a != ?b)")),
+    Rule("scm-dom1", _insert("?p rdfs:domain ?c2 .", f"?p rdfs:domain ?c1 . ?c1 {SCO} ?c2 .")),
+    Rule("scm-dom2", _insert("?p1 rdfs:domain ?c .", f"?p2 rdfs:domain ?c . ?p1 {SPO} ?p2 .")),
+    Rule("scm-rng1", _insert("?p rdfs:range ?c2 .", f"?p rdfs:range ?c1 . ?c1 {SCO} ?c2 .")),
+    Rule("scm-rng2", _insert("?p1 rdfs:range ?c .", f"?p2 rdfs:range ?c . ?p1 {SPO} ?p2 .")),
+    Rule("scm-int", _insert("?c rdfs:subClassOf ?m .",
+                            f"?c owl:intersectionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)")),
+    Rule("scm-uni", _insert("?m rdfs:subClassOf ?c .",
+                            f"?c owl:unionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)")),
+)
+
+
+def _select(store: Store, sparql: str) -> list[tuple[str, ...]]:
+    """Run a SELECT over the TBox and return rows of IRIs (rows with non-IRIs are skipped)."""
+    rows = []
+    for solution in store.query(sparql, prefixes=PREFIXES):
+        values = [solution[i] for i in range(len(solution))]
+        if all(isinstance(v, NamedNode) for v in values):
+            rows.append(tuple(v.value for v in values))
+    return rows
+
+
+def _members(store: Store, predicate: str) -> dict[str, list[str]]:
+    """Class -> member classes of its ``owl:intersectionOf`` / ``owl:unionOf`` list."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for c, m in _select(store, f"SELECT ?c ?m WHERE {{ ?c {predicate} ?l . ?l {MEMBER} ?m }}"):
+        out[c].append(m)
+    return out
+
+
+def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
+    """Read the (closed) TBox in ``store`` and generate the concrete instance rules."""
+    thing = OWL + "Thing"
+    rules: list[Rule] = []
+
+    def add(name: str, head: str, where: str, inputs: Iterable[Key]) -> None:
+        if name not in disabled:
+            rules.append(Rule(name, _insert(head, where), frozenset(inputs)))
+
+    # prp-spo1 (and prp-eqp1/2 via scm-eqp1): grouped by super-property.
+    supers: dict[str, set[str]] = defaultdict(set)
+    for p1, p2 in _select(store, f"SELECT ?a ?b WHERE {{ ?a {SPO} ?b FILTER(?a != ?b) }}"):
+        supers[p2].add(p1)
+    for p2, subs in supers.items():
+        add("prp-spo1", f"?x {_n(p2)} ?y .", f"{_values('p', subs)} ?x ?p ?y .",
+            (("p", p) for p in subs))
+
+    # prp-inv1/2, prp-symp, prp-trp.
+    for p1, p2 in _select(store, "SELECT ?a ?b WHERE { ?a owl:inverseOf ?b }"):
+        add("prp-inv1", f"?y {_n(p2)} ?x .", f"?x {_n(p1)} ?y . FILTER(!isLiteral(?y))",
+            [("p", p1)])
+        add("prp-inv2", f"?y {_n(p1)} ?x .", f"?x {_n(p2)} ?y . FILTER(!isLiteral(?y))",
+            [("p", p2)])
+    for (p,) in _select(store, "SELECT ?p WHERE { ?p a owl:SymmetricProperty }"):
+        add("prp-symp", f"?y {_n(p)} ?x .", f"?x {_n(p)} ?y . FILTER(!isLiteral(?y))",
+            [("p", p)])
+    for (p,) in _select(store, "SELECT ?p WHERE { ?p a owl:TransitiveProperty }"):
+        # One pass of the property path gives the whole transitive closure.
+        add("prp-trp", f"?x {_n(p)} ?z .", f"?x {_n(p)} ?y . ?y {_n(p)}+ ?z .", [("p", p)])
+
+    # prp-dom / prp-rng: grouped by class.
+    for rule, query, var, literal_filter in (
+        ("prp-dom", "SELECT ?p ?c WHERE { ?p rdfs:domain ?c }", "x", ""),
+        ("prp-rng", "SELECT ?p ?c WHERE { ?p rdfs:range ?c }", "y", "FILTER(!isLiteral(?y))"),
+    ):
+        by_class: dict[str, set[str]] = defaultdict(set)
+        for p, c in _select(store, query):
+            if c != thing:
+                by_class[c].add(p)
+        for c, props in by_class.items():
+            add(rule, f"?{var} a {_n(c)} .", f"{_values('p', props)} ?x ?p ?y . {literal_filter}",
+                (("p", p) for p in props))
+
+    # cax-sco (and cax-eqc1/2 via scm-eqc1): grouped by superclass.
+    subs_of: dict[str, set[str]] = defaultdict(set)
+    for c, d in _select(store, f"SELECT ?c ?d WHERE {{ ?c {SCO} ?d FILTER(?c != ?d) }}"):
+        if d != thing:
+            subs_of[d].add(c)
+    for d, subs in subs_of.items():
+        add("cax-sco", f"?x a {_n(d)} .", f"{_values('c', subs)} ?x a ?c .",
+            (("t", c) for c in subs))
+
+    # cls-hv1 / cls-hv2: grouped by property; the value is joined from the graph.
+    hv: dict[str, set[str]] = defaultdict(set)
+    for r, p in _select(store, "SELECT ?r ?p WHERE { ?r owl:hasValue ?v ; owl:onProperty ?p }"):
+        hv[p].add(r)
+    for p, restrictions in hv.items():
+        add("cls-hv1", f"?x {_n(p)} ?v .",
+            f"{_values('r', restrictions)} ?r owl:hasValue ?v . ?x a ?r .",
+            (("t", r) for r in restrictions))
+        add("cls-hv2", "?x a ?r .",
+            f"{_values('r', restrictions)} ?r owl:hasValue ?v . ?x {_n(p)} ?v .", [("p", p)])
+
+    # cls-int1 / cls-int2 / cls-uni.
+    for c, members in _members(store, "owl:intersectionOf").items():
+        members = [m for m in members if m != thing]
+        if not members:
+            continue
+        body = " ".join(f"?x a {_n(m)} ." for m in members)
+        add("cls-int1", f"?x a {_n(c)} .", body, (("t", m) for m in members))
+        for m in members:
+            add("cls-int2", f"?x a {_n(m)} .", f"?x a {_n(c)} .", [("t", c)])
+    for c, members in _members(store, "owl:unionOf").items():
+        add("cls-uni", f"?x a {_n(c)} .", f"{_values('m', members)} ?x a ?m .",
+            (("t", m) for m in members))
+
+    # cls-svf1 / cls-svf2 / cls-avf.
+    for r, p, y in _select(
+        store, "SELECT ?r ?p ?y WHERE { ?r owl:someValuesFrom ?y ; owl:onProperty ?p }"
+    ):
+        if y == thing:
+            add("cls-svf2", f"?x a {_n(r)} .", f"?x {_n(p)} ?v .", [("p", p)])
+        else:
+            add("cls-svf1", f"?x a {_n(r)} .", f"?x {_n(p)} ?v . ?v a {_n(y)} .",
+                [("p", p), ("t", y)])
+    for r, p, y in _select(
+        store, "SELECT ?r ?p ?y WHERE { ?r owl:allValuesFrom ?y ; owl:onProperty ?p }"
+    ):
+        if y != thing:
+            add("cls-avf", f"?v a {_n(y)} .",
+                f"?u a {_n(r)} . ?u {_n(p)} ?v . FILTER(!isLiteral(?v))", [("t", r), ("p", p)])
+    return rules
+
+
+@dataclass(frozen=True)
+class Check:
+    """A consistency check: a SELECT whose rows are violations of an OWL 2 RL ``false`` rule."""
+
+    name: str
+    sparql: str
+    template: str  # formatted with the row's short names: x, a, b
+
+
+_SAME = "(owl:sameAs|^owl:sameAs)+"
+
+CHECKS: tuple[Check, ...] = (
+    Check("cax-dw",
+          "SELECT ?x ?a ?b WHERE { ?a owl:disjointWith ?b . ?x a ?a . ?x a ?b . }",
+          "{x} is both {a} and {b}, declared disjoint (owl:disjointWith)"),
+    Check("cax-adc",
+          f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDisjointClasses ; owl:members ?l . "
+          f"?l {MEMBER} ?a . ?x a ?a . ?l {MEMBER} ?b . ?x a ?b . FILTER(STR(?a) < STR(?b)) }}",
+          "{x} is both {a} and {b}, declared disjoint (owl:AllDisjointClasses)"),
+    Check("cls-com",
+          "SELECT ?x ?a ?b WHERE { ?a owl:complementOf ?b . ?x a ?a . ?x a ?b . }",
+          "{x} is both {a} and its complement {b}"),
+    Check("cls-nothing2",
+          "SELECT ?x ?a ?b WHERE { ?x a owl:Nothing . BIND(owl:Nothing AS ?a) BIND(?a AS ?b) }",
+          "{x} is a member of owl:Nothing"),
+    Check("prp-irp",
+          "SELECT ?x ?a ?b WHERE { ?a a owl:IrreflexiveProperty . ?x ?a ?x . BIND(?x AS ?b) }",
+          "{x} {a} itself, but {a} is irreflexive"),
+    Check("prp-asyp",
+          "SELECT ?x ?a ?b WHERE { ?a a owl:AsymmetricProperty . ?x ?a ?b . ?b ?a ?x . }",
+          "{x} {a} {b} and back, but {a} is asymmetric"),
+    Check("prp-pdw",
+          "SELECT ?x ?a ?b WHERE { ?a owl:propertyDisjointWith ?p2 . ?x ?a ?y . ?x ?p2 ?y . "
+          "BIND(?p2 AS ?b) }",
+          "{x} is linked to the same value by {a} and {b}, declared disjoint properties"),
+    Check("prp-adp",
+          f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDisjointProperties ; owl:members ?l . "
+          f"?l {MEMBER} ?a . ?l {MEMBER} ?b . FILTER(STR(?a) < STR(?b)) ?x ?a ?y . ?x ?b ?y . }}",
+          "{x} is linked to the same value by {a} and {b}, declared disjoint properties"),
+    Check("eq-diff1",
+          f"SELECT ?x ?a ?b WHERE {{ ?a owl:differentFrom ?b . ?a {_SAME} ?b . BIND(?a AS ?x) }}",
+          "{a} and {b} are declared different (owl:differentFrom) but inferred the same"),
+    Check("eq-diff2",
+          f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDifferent ; "
+          f"owl:members|owl:distinctMembers ?l . ?l {MEMBER} ?a . ?a {_SAME} ?b . "
+          f"FILTER(?a != ?b) ?l {MEMBER} ?b . FILTER(STR(?a) < STR(?b)) BIND(?a AS ?x) }}",
+          "{a} and {b} are declared different (owl:AllDifferent) but are the same"),
+)
