@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import owlready2
+
 from virtkg.checks.report import CheckResult, Problem, cli, kb_files, missing_kb
 from virtkg.reasoning.hermit import hermit_classify
 
