@@ -144,12 +144,13 @@ def _is_output(q: Quad) -> bool:
 
 def _asserted_types(store: Store, entity: NamedNode) -> list[str]:
     rows = store.query(
-        f"SELECT ?c WHERE {{ ?x a ?c FILTER NOT EXISTS {{ GRAPH <{INFERRED.value}> {{ ?x a ?c }} }}"
-        " FILTER(isIRI(?c) && !STRSTARTS(STR(?c), STR(owl:))) }",
+        f"SELECT ?x ?c WHERE {{ ?x a ?c "
+        f"FILTER NOT EXISTS {{ GRAPH <{INFERRED.value}> {{ ?x a ?c }} }} "
+        "FILTER(isIRI(?c) && !STRSTARTS(STR(?c), STR(owl:))) }",
         prefixes=PREFIXES,
         substitutions={Variable("x"): entity},
     )
-    return sorted(short_name(row[0]) for row in rows)
+    return sorted(short_name(row["c"]) for row in rows)
 
 
 def check_consistency(store: Store, disabled: Collection[str] = (), limit: int = 20) -> None:
