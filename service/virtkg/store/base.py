@@ -76,18 +76,32 @@ class KnowledgeStore(Protocol):
         *,
         bindings: Mapping[str, Term] | None = None,
         dataset: Dataset | None = None,
+        allow_service: bool = False,
     ) -> QueryResult:
-        """Run a SPARQL query; ``bindings`` are bound safely by the engine, never formatted in."""
+        """Run a SPARQL query; ``bindings`` are bound safely by the engine, never formatted in.
+
+        ``dataset=None`` means the default graph is the union of all graphs. A query with a
+        ``SERVICE`` clause raises :class:`~virtkg.errors.Forbidden` unless ``allow_service``.
+        """
         ...
 
     def query_raw(
-        self, sparql: str, media_type: str, *, dataset: Dataset | None = None
+        self,
+        sparql: str,
+        media_type: str,
+        *,
+        dataset: Dataset | None = None,
+        bindings: Mapping[str, Term] | None = None,
+        allow_service: bool = False,
     ) -> RawResult:
-        """Run a query and return the engine's own serialization in ``media_type``."""
+        """Run a query and return the engine's own serialization in ``media_type``.
+
+        Raises :class:`~virtkg.errors.NotAcceptable` when the result cannot be given in that type.
+        """
         ...
 
-    def update(self, sparql: str) -> None:
-        """Run a SPARQL 1.1 Update."""
+    def update(self, sparql: str, *, allow_service: bool = False) -> None:
+        """Run a SPARQL 1.1 Update (``SERVICE`` in its WHERE is Forbidden unless allowed)."""
         ...
 
     def replace_graph(self, graph: str, triples: Iterable[Triple]) -> None:
@@ -99,7 +113,7 @@ class KnowledgeStore(Protocol):
         ...
 
     def count(self, graph: str | None = None) -> int:
-        """Number of triples in one graph, or in all graphs."""
+        """Number of triples in one named graph, or in all named graphs together."""
         ...
 
     def ping(self) -> None:
