@@ -1,0 +1,422 @@
+"""Query execution with a real timeout and a row cap.
+
+pyoxigraph cannot cancel a query, so for the embedded store queries run in a small pool of worker
+*processes* forked from the process that holds the loaded store (the in-memory store is inherited
+copy-on-write). A worker answers ``(sparql, media_type, dataset, max_rows)`` over a pipe with the
+engine's own serialization. When a query outlives the timeout its worker is SIGKILLed (the CPU is
+freed at once), a fresh worker is forked in its place, and the caller gets
+:class:`~virtkg.errors.QueryTimeout` (503). Other requests keep being served by the other workers.
+
+After an update the parent's store changed but the workers hold the old snapshot, so every worker
+is replaced (:meth:`ForkedExecutor.refresh`).
+
+For other backends (``remote``) the query runs in the calling thread; the store's HTTP timeout is
+the query timeout.
+
+Row cap: at most ``max_rows`` solutions (SELECT) or triples (CONSTRUCT/DESCRIBE) are returned. When
+a result is cut, :attr:`Outcome.truncated` is true; the HTTP layer turns that into the header
+``X-Virtkg-Truncated: true`` (plus ``X-Virtkg-Row-Limit``), a top-level ``"truncated": true`` in
+SPARQL JSON results and a comment in XML, Turtle and N-Triples bodies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import islice
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from typing import Protocol
+
+import pyoxigraph as ox
+
+from virtkg import errors
+from virtkg.errors import QueryTimeout, StoreUnavailable, VirtkgError
+from virtkg.store.base import Dataset, KnowledgeStore, RawResult
+
+log = logging.getLogger(__name__)
+
+#: Default number of query worker processes per serving process.
+DEFAULT_WORKERS = 2
+
+_RESULTS_FORMATS = {
+    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
+    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
+    "text/csv": ox.QueryResultsFormat.CSV,
+    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
+}
+_RDF_FORMATS = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+}
+#: Fewest bytes one solution takes in each format: a body shorter than max_rows * this cannot
+#: hold more than max_rows solutions, so it is not parsed to count them.
+_MIN_ROW_BYTES = {
+    "application/sparql-results+json": 3,  # {},
+    "application/sparql-results+xml": 17,  # <result></result>
+    "text/csv": 2,  # \r\n
+    "text/tab-separated-values": 1,  # \n
+}
+_MIN_TRIPLE_BYTES = 5
+
+
+@dataclass
+class Outcome:
+    """A serialized result plus whether the row cap cut it."""
+
+    raw: RawResult
+    truncated: bool = False
+    elapsed: float = 0.0
+
+
+class QueryExecutor(Protocol):
+    """Runs queries for the HTTP layer."""
+
+    timeouts: int
+
+    def run(
+        self, sparql: str, media_type: str, dataset: Dataset | None, allow_service: bool = False
+    ) -> Outcome: ...
+
+    def write(self, action: Callable[[], None]) -> None: ...
+
+    def refresh(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# --- row cap ------------------------------------------------------------------------------
+
+
+def cap_result(raw: RawResult, max_rows: int) -> tuple[RawResult, bool]:
+    """Cut ``raw`` to ``max_rows`` solutions or triples; say whether it was cut."""
+    media = raw.media_type.split(";")[0].strip()
+    if max_rows <= 0:
+        return raw, False
+    if media in _RESULTS_FORMATS:
+        if len(raw.body) <= max_rows * _MIN_ROW_BYTES[media]:
+            return raw, False
+        if media == "text/csv":  # the engine cannot read CSV back (lossy): use the csv module
+            return _cap_csv(raw, max_rows)
+        fmt = _RESULTS_FORMATS[media]
+        parsed = ox.parse_query_results(raw.body, format=fmt)
+        if not isinstance(parsed, ox.QuerySolutions):
+            return raw, False  # a boolean
+        if sum(1 for _ in islice(parsed, max_rows + 1)) <= max_rows:
+            return raw, False
+        return RawResult(_cut_solutions(raw.body, fmt, max_rows, media), raw.media_type), True
+    if media in _RDF_FORMATS:
+        if len(raw.body) <= max_rows * _MIN_TRIPLE_BYTES:
+            return raw, False
+        triples = list(islice(ox.parse(raw.body, format=_RDF_FORMATS[media]), max_rows + 1))
+        if len(triples) <= max_rows:
+            return raw, False
+        body = ox.serialize(triples[:max_rows], format=_RDF_FORMATS[media])
+        if media in ("text/turtle", "application/n-triples"):
+            body = f"# truncated: only the first {max_rows} triples\n".encode() + body
+        return RawResult(body, raw.media_type), True
+    return raw, False
+
+
+def _cap_csv(raw: RawResult, max_rows: int) -> tuple[RawResult, bool]:
+    """Row cap for CSV results (records may hold quoted newlines, so read them properly)."""
+    reader = csv.reader(io.StringIO(raw.body.decode("utf-8"), newline=""))
+    records = list(islice(reader, max_rows + 2))  # header + max_rows + one more
+    if len(records) <= max_rows + 1:
+        return raw, False
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(records[: max_rows + 1])
+    return RawResult(out.getvalue().encode("utf-8"), raw.media_type), True
+
+
+def _cut_solutions(body: bytes, fmt: ox.QueryResultsFormat, max_rows: int, media: str) -> bytes:
+    """The first ``max_rows`` solutions of ``body`` re-serialized by the engine.
+
+    Goes through TSV (one solution per line, newlines inside values are escaped there) so the
+    cut is exact and every step stays in the engine.
+    """
+    solutions = ox.parse_query_results(body, format=fmt)
+    tsv = solutions.serialize(format=ox.QueryResultsFormat.TSV)
+    lines = tsv.split(b"\n")
+    cut = b"\n".join(lines[: max_rows + 1]) + b"\n"
+    again = ox.parse_query_results(cut, format=ox.QueryResultsFormat.TSV)
+    out = again.serialize(format=fmt)
+    if media == "application/sparql-results+json":
+        data = json.loads(out)
+        data["truncated"] = True
+        return json.dumps(data, separators=(",", ":")).encode()
+    if media == "application/sparql-results+xml":
+        marker = f"<!-- truncated: only the first {max_rows} solutions -->".encode()
+        head, sep, rest = out.partition(b"?>")
+        return head + sep + marker + rest if sep else marker + out
+    return out
+
+
+# --- in-process execution (remote stores) ---------------------------------------------------
+
+
+class DirectExecutor:
+    """Runs queries in the calling thread; the store's own (HTTP) timeout applies."""
+
+    def __init__(self, store: KnowledgeStore, max_rows: int) -> None:
+        self.store = store
+        self.max_rows = max_rows
+        self.timeouts = 0
+
+    def run(
+        self, sparql: str, media_type: str, dataset: Dataset | None, allow_service: bool = False
+    ) -> Outcome:
+        """Run one query and cap its rows."""
+        start = time.perf_counter()
+        kwargs = {"allow_service": True} if allow_service else {}
+        try:
+            raw = self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
+        except QueryTimeout:
+            self.timeouts += 1
+            raise
+        raw, truncated = cap_result(raw, self.max_rows)
+        return Outcome(raw, truncated, time.perf_counter() - start)
+
+    def write(self, action: Callable[[], None]) -> None:
+        """Run a store write."""
+        action()
+
+    def refresh(self) -> None:
+        """Nothing to refresh: the store is shared."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+# --- worker processes (embedded store) ------------------------------------------------------
+
+
+def _worker_main(conn: Connection, store: KnowledgeStore, max_rows: int, parent: int) -> None:
+    """Loop of a forked worker: answer queries from ``conn`` until told to stop or orphaned."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            if not conn.poll(1.0):
+                if os.getppid() != parent:
+                    return
+                continue
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        sparql, media_type, dataset, allow_service = message
+        kwargs = {"allow_service": True} if allow_service else {}
+        try:
+            raw = store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
+            raw, truncated = cap_result(raw, max_rows)
+            reply: tuple = ("ok", raw.body, raw.media_type, truncated)
+        except VirtkgError as exc:
+            reply = ("error", type(exc).__name__, exc.message, exc.details)
+        except SyntaxError as exc:
+            reply = ("error", "QuerySyntaxError", str(exc), {})
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which logs it
+            reply = ("error", "StoreUnavailable", f"query failed in the engine: {exc}", {})
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+
+
+@dataclass
+class _Worker:
+    pid: int
+    conn: Connection
+    generation: int
+    busy_since: float = field(default=0.0)
+
+
+class ForkedExecutor:
+    """A pool of forked worker processes with a hard, SIGKILL-backed timeout."""
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        *,
+        timeout: float,
+        max_rows: int,
+        size: int = DEFAULT_WORKERS,
+    ) -> None:
+        self.store = store
+        self.timeout = timeout
+        self.max_rows = max_rows
+        self.size = max(1, size)
+        self.timeouts = 0
+        self.replaced = 0
+        self._generation = 0
+        self._owner = -1
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: dict[int, _Worker] = {}
+        self._lock = threading.Lock()  # guards forks, the worker table and store writes
+        self._closed = False
+
+    # pool management
+
+    def _ensure_started(self) -> None:
+        """Fork the pool in this process (again after a fork of the server itself)."""
+        if self._owner == os.getpid():
+            return
+        with self._lock:
+            if self._owner == os.getpid():
+                return
+            self._idle = queue.Queue()
+            self._all = {}
+            self._owner = os.getpid()
+            for _ in range(self.size):
+                self._idle.put(self._spawn())
+
+    def _spawn(self) -> _Worker:
+        """Fork one worker (caller holds the lock)."""
+        parent_end, child_end = Pipe(duplex=True)
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                parent_end.close()
+                for other in self._all.values():  # siblings' pipes: keep EOF detection working
+                    other.conn.close()
+                _worker_main(child_end, self.store, self.max_rows, parent)
+            except BaseException:  # noqa: BLE001 - a worker must never return into the server
+                code = 1
+            finally:
+                os._exit(code)
+        child_end.close()
+        worker = _Worker(pid, parent_end, self._generation)
+        self._all[pid] = worker
+        return worker
+
+    def _kill(self, worker: _Worker) -> None:
+        """SIGKILL a worker and reap it."""
+        self._all.pop(worker.pid, None)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(worker.pid, 0)
+        worker.conn.close()
+
+    def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker`` and put a fresh one in the pool."""
+        with self._lock:
+            self._kill(worker)
+            self.replaced += 1
+            if not self._closed:
+                self._idle.put(self._spawn())
+
+    def _release(self, worker: _Worker) -> None:
+        worker.busy_since = 0.0
+        if worker.generation != self._generation:
+            self._replace(worker)
+        else:
+            self._idle.put(worker)
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the live workers (for tests and /metrics)."""
+        return list(self._all)
+
+    # queries
+
+    def run(
+        self, sparql: str, media_type: str, dataset: Dataset | None, allow_service: bool = False
+    ) -> Outcome:
+        """Run one query in a worker; SIGKILL the worker if it passes the timeout."""
+        self._ensure_started()
+        start = time.perf_counter()
+        try:
+            worker = self._idle.get(timeout=self.timeout)
+        except queue.Empty:
+            self.timeouts += 1
+            raise QueryTimeout(
+                f"no query worker became free within {self.timeout:g} s; try again later",
+                details={"timeout_s": self.timeout},
+            ) from None
+        worker.busy_since = time.monotonic()
+        try:
+            worker.conn.send((sparql, media_type, dataset, allow_service))
+            remaining = self.timeout - (time.perf_counter() - start)
+            if not worker.conn.poll(max(remaining, 0.0)):
+                self.timeouts += 1
+                self._replace(worker)
+                raise QueryTimeout(
+                    f"query stopped after the {self.timeout:g} s timeout",
+                    details={"timeout_s": self.timeout},
+                )
+            reply = worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError) as exc:
+            self._replace(worker)
+            raise StoreUnavailable("the query worker died; the query was not answered") from exc
+        self._release(worker)
+        elapsed = time.perf_counter() - start
+        if reply[0] == "ok":
+            _, body, media, truncated = reply
+            return Outcome(RawResult(body, media), truncated, elapsed)
+        _, name, message, details = reply
+        cls = getattr(errors, name, StoreUnavailable)
+        if not (isinstance(cls, type) and issubclass(cls, VirtkgError)):
+            cls = StoreUnavailable
+        if cls is StoreUnavailable:
+            log.error("query failed in worker: %s", message)
+        raise cls(message, details=details)
+
+    def write(self, action: Callable[[], None]) -> None:
+        """Run a store write in this process, then replace every worker (their snapshot is old)."""
+        with self._lock:
+            action()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Replace all workers so they see the store as it is now."""
+        if self._owner != os.getpid():
+            return
+        with self._lock:
+            self._generation += 1
+            idle: list[_Worker] = []
+            while True:
+                try:
+                    idle.append(self._idle.get_nowait())
+                except queue.Empty:
+                    break
+            for worker in idle:
+                self._kill(worker)
+                self._idle.put(self._spawn())
+        # busy workers are replaced when they come back (generation mismatch)
+
+    def close(self) -> None:
+        """Stop every worker."""
+        self._closed = True
+        if self._owner != os.getpid():
+            return
+        with self._lock:
+            for worker in list(self._all.values()):
+                self._kill(worker)
+
+
+def make_executor(store: KnowledgeStore, *, timeout: float, max_rows: int) -> QueryExecutor:
+    """Forked workers for the embedded store, direct calls for anything else.
+
+    ``VIRTKG_QUERY_WORKERS`` sets the pool size (default 2 per serving process; 0 = run queries
+    in-process with no hard timeout, for debugging).
+    """
+    size = int(os.environ.get("VIRTKG_QUERY_WORKERS", DEFAULT_WORKERS))
+    if getattr(store, "name", "") == "embedded" and size > 0 and hasattr(os, "fork"):
+        return ForkedExecutor(store, timeout=timeout, max_rows=max_rows, size=size)
+    return DirectExecutor(store, max_rows)

@@ -1,0 +1,241 @@
+"""The SPARQL 1.1 Protocol endpoint: ``/sparql`` (query, update, service description).
+
+Query: ``GET ?query=``, ``POST`` form-encoded (``query=``) or ``POST application/sparql-query``.
+Update: ``POST`` form-encoded (``update=``) or ``POST application/sparql-update``; off unless
+``update_token`` is set, then ``Authorization: Bearer <token>`` is required.
+``GET`` with no parameters answers the service description.
+
+Dataset: by default the default graph is the union of every graph (asserted + inferred) and all
+named graphs are available. ``default-graph-uri`` / ``named-graph-uri`` (repeatable) select graphs
+by IRI as the Protocol says (no fetching). ``inference=none`` makes the default graph the union of
+the two asserted graphs only (the same as passing both of their IRIs as ``default-graph-uri``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from urllib.parse import parse_qs
+
+from flask import Blueprint, Response, request
+
+from virtkg.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidParameter,
+    PayloadTooLarge,
+    QuerySyntaxError,
+    StoreUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from virtkg.http import get_state
+from virtkg.http.guard import check_fetches, query_form
+from virtkg.http.negotiate import graph_media_type, result_media_type
+from virtkg.http.service_description import service_description
+from virtkg.store.base import ASSERTED_GRAPHS, GRAPH_BASE, Dataset
+from virtkg.store.sparql_text import find_service_iris
+
+bp = Blueprint("sparql", __name__)
+
+FORM = "application/x-www-form-urlencoded"
+SPARQL_QUERY = "application/sparql-query"
+SPARQL_UPDATE = "application/sparql-update"
+#: Parameters that select the query dataset, and the asserted-only switch.
+INFERENCE_VALUES = ("full", "none")
+
+
+def _read_body() -> bytes:
+    """The request body, refused with 413 over ``max_body_bytes`` (declared or actually sent)."""
+    limit = get_state().settings.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(
+            f"the request body has {length} bytes; the limit is {limit}",
+            details={"max_body_bytes": limit},
+        )
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(
+            f"the request body is over the {limit}-byte limit", details={"max_body_bytes": limit}
+        )
+    return body
+
+
+def _decode(body: bytes, what: str) -> str:
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"{what} bodies must be UTF-8, not {charset}")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the {what} body is not valid UTF-8: {exc}") from exc
+
+
+def _params() -> tuple[dict[str, list[str]], str | None, str | None]:
+    """All protocol parameters (URL + form body) and the query / update text."""
+    params: dict[str, list[str]] = {k: request.args.getlist(k) for k in request.args}
+    query: str | None = None
+    update: str | None = None
+    if request.method == "POST":
+        mimetype = request.mimetype
+        if mimetype not in (FORM, SPARQL_QUERY, SPARQL_UPDATE):
+            got = f"Content-Type {mimetype}" if mimetype else "no Content-Type"
+            raise UnsupportedMediaType(
+                f"{got}: POST {FORM}, {SPARQL_QUERY} or {SPARQL_UPDATE}",
+                details={"accepted": [FORM, SPARQL_QUERY, SPARQL_UPDATE]},
+            )
+        body = _read_body()
+        if mimetype == FORM:
+            text = _decode(body, "form")
+            for key, values in parse_qs(text, keep_blank_values=True).items():
+                params.setdefault(key, []).extend(values)
+        elif mimetype == SPARQL_QUERY:
+            query = _decode(body, "query")
+        else:
+            update = _decode(body, "update")
+    queries = params.pop("query", [])
+    updates = params.pop("update", [])
+    if len(queries) + (query is not None) > 1:
+        raise BadRequest("more than one query in the request")
+    if len(updates) + (update is not None) > 1:
+        raise BadRequest("more than one update in the request")
+    query = query if query is not None else (queries[0] if queries else None)
+    update = update if update is not None else (updates[0] if updates else None)
+    if query is not None and update is not None:
+        raise BadRequest("a request carries either a query or an update, not both")
+    return params, query, update
+
+
+def _single(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name, [])
+    if len(values) > 1:
+        raise InvalidParameter(f"{name} is given {len(values)} times; give it once")
+    return values[0] if values else None
+
+
+def _dataset(params: dict[str, list[str]]) -> Dataset | None:
+    """The query dataset from default-graph-uri, named-graph-uri and inference."""
+    defaults = tuple(params.get("default-graph-uri", []))
+    named = tuple(params.get("named-graph-uri", []))
+    inference = (_single(params, "inference") or "full").lower()
+    if inference not in INFERENCE_VALUES:
+        raise InvalidParameter(
+            f"inference={inference!r} is not known; use none or full",
+            details={"allowed": list(INFERENCE_VALUES)},
+        )
+    if inference == "none":
+        if defaults:
+            raise InvalidParameter("give either inference=none or default-graph-uri, not both")
+        defaults = ASSERTED_GRAPHS
+    if not defaults and not named:
+        return None
+    # The Protocol: a dataset given by parameters has exactly those graphs (an empty default
+    # graph when only named graphs are given, no named graphs when only default graphs are).
+    return Dataset(default_graphs=defaults, named_graphs=named)
+
+
+def _is_local_graph_check():  # noqa: ANN202 - returns a predicate
+    state = get_state()
+
+    def is_local(iri: str) -> bool:
+        if iri.startswith(GRAPH_BASE):
+            return True
+        return iri in set(state.store.graph_names())
+
+    return is_local
+
+
+def _check_ready() -> None:
+    problem = get_state().not_ready_reason() if not get_state().ready else ""
+    if problem:
+        raise StoreUnavailable(f"the knowledge base is not ready: {problem}")
+
+
+@bp.route("/sparql", methods=["GET", "POST"])
+def sparql() -> Response:
+    """SPARQL 1.1 Protocol: query, update, or (no parameters) the service description."""
+    params, query, update = _params()
+    if update is not None:
+        if request.method != "POST":
+            raise BadRequest("updates must be sent with POST")
+        return _update(update, params)
+    if query is None:
+        if request.method == "GET" and set(params) <= {"format", "output"}:
+            return _service_description(params)
+        raise BadRequest("missing query: give query= (or update=) or POST a SPARQL body")
+    return _query(query, params)
+
+
+def _query(query: str, params: dict[str, list[str]]) -> Response:
+    state = get_state()
+    _check_ready()
+    dataset = _dataset(params)
+    check_fetches(query, state.settings.fetch_allow, _is_local_graph_check())
+    form = query_form(query)
+    fmt = _single(params, "format") or _single(params, "output")
+    media = result_media_type(form, request.headers.get("Accept"), fmt)
+    outcome = state.executor.run(query, media, dataset, bool(find_service_iris(query)))
+    resp = Response(outcome.raw.body, content_type=_with_charset(outcome.raw.media_type))
+    resp.headers["Vary"] = "Accept"
+    if outcome.truncated:
+        resp.headers["X-Virtkg-Truncated"] = "true"
+        resp.headers["X-Virtkg-Row-Limit"] = str(state.settings.max_rows)
+    return resp
+
+
+def _with_charset(media: str) -> str:
+    if media.startswith("text/") and "charset" not in media:
+        return media + "; charset=utf-8"
+    return media
+
+
+def _check_token() -> None:
+    token = get_state().settings.update_token
+    if not token:
+        raise Forbidden(
+            "SPARQL Update is switched off on this service (set update_token to enable it)"
+        )
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise Unauthorized("SPARQL Update needs an Authorization: Bearer <token> header")
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise Unauthorized("wrong update token")
+
+
+def _update(update: str, params: dict[str, list[str]]) -> Response:
+    state = get_state()
+    _check_token()
+    _check_ready()
+    for name in ("using-graph-uri", "using-named-graph-uri"):
+        if params.get(name):
+            raise BadRequest(
+                f"{name} is not supported by this service; use USING / USING NAMED in the update"
+            )
+    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check())
+    store = state.store
+    kwargs = {"allow_service": True} if find_service_iris(update) else {}
+
+    def run() -> None:
+        try:
+            store.update(update, **kwargs)
+        except SyntaxError as exc:
+            raise QuerySyntaxError(str(exc)) from exc
+
+    state.executor.write(run)
+    state.cache.clear()  # the service description counts triples
+    return Response(status=204)
+
+
+def _service_description(params: dict[str, list[str]]) -> Response:
+    state = get_state()
+    fmt = _single(params, "format") or _single(params, "output")
+    media = graph_media_type(request.headers.get("Accept"), fmt)
+    key = (request.base_url, media)
+    body = state.cache.get(key)
+    if body is None:
+        body = service_description(state, request.base_url, media)
+        state.cache[key] = body
+    resp = Response(body, content_type=_with_charset(media))
+    resp.headers["Vary"] = "Accept"
+    return resp
