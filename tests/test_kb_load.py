@@ -12,44 +12,15 @@ from virtkg.config import PROJECT_ROOT, load_settings
 from virtkg.errors import CheckFailed, InconsistentKnowledgeBase
 from virtkg.kb import KnowledgeBaseFiles, load_knowledge_base
 from virtkg.reasoning.cache import cache_path
+from virtkg.store import open_store
 from virtkg.store.base import ALL_GRAPHS, DATA_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-class MiniStore:
-    """The part of KnowledgeStore the loader uses, over a plain pyoxigraph store."""
-
-    name = "mini"
-
-    def __init__(self) -> None:
-        self.store = ox.Store()
-
-    def replace_graph(self, graph: str, triples) -> None:
-        g = ox.NamedNode(graph)
-        if self.store.contains_named_graph(g):
-            self.store.remove_graph(g)
-        self.store.add_graph(g)
-        self.store.extend(ox.Quad(t.subject, t.predicate, t.object, g) for t in triples)
-
-    def count(self, graph: str | None = None) -> int:
-        g = ox.NamedNode(graph) if graph else None
-        return sum(1 for _ in self.store.quads_for_pattern(None, None, None, g))
-
-    def graph_names(self) -> list[str]:
-        return [g.value for g in self.store.named_graphs()]
-
-    def close(self) -> None:
-        pass
-
-
 def make_store(settings):
-    """The real embedded store when it exists, else the test's own wrapper."""
-    try:
-        from virtkg.store import open_store
-    except ImportError:
-        return MiniStore()
-    return open_store(settings)
+    """A fresh in-memory embedded store."""
+    return open_store(settings.with_overrides({"store": "embedded", "store_path": ""}))
 
 
 def copy_kb(target: Path) -> Path:
@@ -131,18 +102,13 @@ def test_load_then_cached_load(settings):
     assert warm.cached
     assert warm.triples == cold.triples
     assert warm.reasoning_seconds < cold.reasoning_seconds
-    inferred = ox.NamedNode(INFERRED_GRAPH)
-    assert {q.triple for q in warm_store_quads(warm_store, inferred)} == {
-        q.triple for q in warm_store_quads(store, inferred)
-    }
+    assert inferred_triples(warm_store) == inferred_triples(store)
+    assert len(inferred_triples(store)) == cold.inferred
 
 
-def warm_store_quads(store, graph):
-    if isinstance(store, MiniStore):
-        return list(store.store.quads_for_pattern(None, None, None, graph))
-    sparql = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}"
-    result = store.query(sparql)
-    return [ox.Quad(t.subject, t.predicate, t.object, graph) for t in result.triples]
+def inferred_triples(store) -> set[ox.Triple]:
+    sparql = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{INFERRED_GRAPH}> {{ ?s ?p ?o }} }}"
+    return set(store.query(sparql).triples)
 
 
 def test_edit_invalidates_cache(tmp_path):
