@@ -17,11 +17,10 @@ from urllib.parse import urljoin
 import pyoxigraph as ox
 import pytest
 import requests
-from werkzeug.serving import make_server
-
 from virtkg.config import load_settings
 from virtkg.http import create_app
 from virtkg.store.embedded import EmbeddedStore
+from werkzeug.serving import make_server
 
 W3C = Path("/work/shared/w3c/sparql11")
 PROTOCOL = W3C / "protocol"
