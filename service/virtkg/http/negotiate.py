@@ -20,7 +20,7 @@ JSON_LD = "application/ld+json"
 
 #: What SELECT and ASK can be answered in, in server preference order (first = default).
 SOLUTION_TYPES: tuple[str, ...] = (SPARQL_JSON, SPARQL_XML, CSV, TSV)
-BOOLEAN_TYPES: tuple[str, ...] = (SPARQL_JSON, SPARQL_XML)
+BOOLEAN_TYPES: tuple[str, ...] = SOLUTION_TYPES
 #: What CONSTRUCT and DESCRIBE (and the service description) can be answered in.
 GRAPH_TYPES: tuple[str, ...] = (TURTLE, NTRIPLES, RDF_XML, JSON_LD)
 
