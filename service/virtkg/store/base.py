@@ -28,7 +28,15 @@ class Dataset:
     """Which graphs a query sees (the SPARQL Protocol's default-graph-uri / named-graph-uri).
 
     ``default_graphs=None`` means the union of every graph (asserted and inferred).
+    As in the protocol, once either field is set only the listed named graphs are visible to
+    ``GRAPH``: ``named_graphs=None`` then means none. ``Dataset()`` is the same as no dataset:
+    union default graph, every named graph visible.
     """
+
+    @property
+    def is_default(self) -> bool:
+        """True when nothing is restricted (same as passing no dataset)."""
+        return self.default_graphs is None and self.named_graphs is None
 
     default_graphs: tuple[str, ...] | None = None
     named_graphs: tuple[str, ...] | None = None

@@ -9,7 +9,7 @@ held up by a heavy one. There is no timeout or cancellation: a runaway query run
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from uuid import uuid4
 
 from pyoxigraph import (
@@ -43,7 +43,7 @@ from virtkg.store.base import (
     SelectResult,
     Term,
 )
-from virtkg.store.sparql_text import check_bindings, find_service_iris
+from virtkg.store.sparql_text import add_values_block, check_bindings, find_service_iris
 
 #: Media types :meth:`EmbeddedStore.query_raw` serializes, by query kind.
 RESULTS_MEDIA_TYPES = tuple(
@@ -126,6 +126,19 @@ def serialize_result(
     return RawResult(result.serialize(format=results_format), results_format.media_type)
 
 
+@contextlib.contextmanager
+def engine_errors(what: str = "query") -> Iterator[None]:
+    """Turn pyoxigraph's exceptions into typed errors. Results are lazy: consume them inside."""
+    try:
+        yield
+    except SyntaxError as exc:
+        raise QuerySyntaxError(str(exc)) from exc
+    except OSError as exc:
+        raise StoreUnavailable(f"the store failed: {exc}") from exc
+    except (RuntimeError, ValueError) as exc:
+        raise BadRequest(f"{what} failed: {exc}") from exc
+
+
 def to_quads(graph: str, triples: Iterable[Triple]) -> list[Quad]:
     """Materialize ``triples`` into quads of ``graph``; :class:`BadRequest` on anything else."""
     graph_node = _named_node(graph)
@@ -159,6 +172,7 @@ class EmbeddedStore:
         (e.g. gunicorn workers) can serve the same data.
         """
         self.path = path or None
+        self.read_only = read_only
         try:
             if read_only:
                 if not self.path:
@@ -194,18 +208,19 @@ class EmbeddedStore:
             options["use_default_graph_as_union"] = True
         else:
             options["default_graph"] = [_named_node(g) for g in dataset.default_graphs]
-        if dataset is not None and dataset.named_graphs is not None:
-            options["named_graphs"] = [_named_node(g) for g in dataset.named_graphs]
+        if dataset is not None and not dataset.is_default:
+            options["named_graphs"] = [_named_node(g) for g in dataset.named_graphs or ()]
         if bindings:
             options["substitutions"] = check_bindings(bindings)
         try:
             return self.engine.query(sparql, **options)
-        except SyntaxError as exc:
-            raise QuerySyntaxError(str(exc)) from exc
-        except OSError as exc:
-            raise StoreUnavailable(f"the store failed: {exc}") from exc
-        except (RuntimeError, ValueError) as exc:
-            raise BadRequest(f"query evaluation failed: {exc}") from exc
+        except RuntimeError as exc:
+            # pyoxigraph substitutes only variables a SELECT projects; bind the others with
+            # a VALUES block of engine-serialized terms, as the remote store does.
+            if not bindings or "SELECT projection" not in str(exc):
+                raise
+            del options["substitutions"]
+            return self.engine.query(add_values_block(sparql, bindings), **options)
 
     def query(
         self,
@@ -215,8 +230,13 @@ class EmbeddedStore:
         dataset: Dataset | None = None,
         allow_service: bool = False,
     ) -> QueryResult:
-        """Run a query; ``bindings`` go through pyoxigraph ``substitutions`` (SEP-0007)."""
-        return normalize_result(self._run(sparql, bindings, dataset, allow_service))
+        """Run a query; ``bindings`` go through pyoxigraph ``substitutions`` (SEP-0007).
+
+        pyoxigraph only substitutes variables that a SELECT projects; other bound variables
+        are joined through a VALUES block at the top of the WHERE group (see ``add_values_block``).
+        """
+        with engine_errors():
+            return normalize_result(self._run(sparql, bindings, dataset, allow_service))
 
     def query_raw(
         self,
@@ -228,25 +248,14 @@ class EmbeddedStore:
         allow_service: bool = False,
     ) -> RawResult:
         """Run a query and serialize it with the engine's own writer (see *_MEDIA_TYPES)."""
-        result = self._run(sparql, bindings, dataset, allow_service)
-        try:
-            return serialize_result(result, media_type)
-        except OSError as exc:
-            raise StoreUnavailable(f"the store failed: {exc}") from exc
-        except (RuntimeError, ValueError) as exc:
-            raise BadRequest(f"query evaluation failed: {exc}") from exc
+        with engine_errors():
+            return serialize_result(self._run(sparql, bindings, dataset, allow_service), media_type)
 
     def update(self, sparql: str, *, allow_service: bool = False) -> None:
         """Run a SPARQL 1.1 Update; it is applied atomically."""
         check_no_service(sparql, allow_service)
-        try:
+        with engine_errors("update"):
             self.engine.update(sparql)
-        except SyntaxError as exc:
-            raise QuerySyntaxError(str(exc)) from exc
-        except OSError as exc:
-            raise StoreUnavailable(f"the store failed: {exc}") from exc
-        except (RuntimeError, ValueError) as exc:
-            raise BadRequest(f"update failed: {exc}") from exc
 
     def replace_graph(self, graph: str, triples: Iterable[Triple]) -> None:
         """Replace a named graph's content in one transaction.
@@ -263,7 +272,7 @@ class EmbeddedStore:
             isinstance(q.subject, NamedNode) and isinstance(q.object, NamedNode | Literal)
             for q in quads
         )
-        try:
+        with engine_errors(f"replacing {graph}"):
             if simple:
                 body = " .\n".join(f"{q.subject} {q.predicate} {q.object}" for q in quads)
                 insert = f" ;\nINSERT DATA {{ GRAPH {target} {{\n{body}\n}} }}" if quads else ""
@@ -275,35 +284,29 @@ class EmbeddedStore:
                 self.engine.update(f"MOVE SILENT GRAPH {staging} TO GRAPH {target}")
             finally:
                 self.engine.remove_graph(staging)
-        except OSError as exc:
-            raise StoreUnavailable(f"replacing {graph} failed: {exc}") from exc
-        except (SyntaxError, RuntimeError, ValueError) as exc:
-            raise BadRequest(f"replacing {graph} failed: {exc}") from exc
 
     def graph_names(self) -> Sequence[str]:
         """IRIs of the named graphs (blank-node graph names are left out), sorted."""
-        return sorted(g.value for g in self.engine.named_graphs() if isinstance(g, NamedNode))
+        with engine_errors():
+            return sorted(g.value for g in self.engine.named_graphs() if isinstance(g, NamedNode))
 
     def count(self, graph: str | None = None) -> int:
         """Triples in one named graph, or in all named graphs together."""
         pattern = f"GRAPH {_named_node(graph)}" if graph else "GRAPH ?g"
-        result = self.engine.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} {{ ?s ?p ?o }} }}")
-        assert isinstance(result, QuerySolutions)
-        count = next(iter(result))["n"]
+        result = self.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ {pattern} {{ ?s ?p ?o }} }}")
+        count = result.rows[0].get("n") if isinstance(result, SelectResult) else None
         return int(count.value) if isinstance(count, Literal) else 0
 
     def ping(self) -> None:
         """Raise :class:`StoreUnavailable` if the store is closed or broken."""
-        try:
+        with engine_errors():
             self.engine.query("ASK {}")
-        except OSError as exc:
-            raise StoreUnavailable(f"the store failed: {exc}") from exc
 
     def close(self) -> None:
         """Flush to disk and release the store (its RocksDB lock goes with the last reference)."""
         if self._store is None:
             return
-        if self.path:
-            with contextlib.suppress(OSError):  # a read-only store has nothing to flush
+        if self.path and not self.read_only:
+            with contextlib.suppress(OSError):
                 self._store.flush()
         self._store = None

@@ -50,6 +50,8 @@ _NTRIPLES = RdfFormat.N_TRIPLES.media_type
 QUERY_ACCEPT = f"{_RESULTS_JSON}, {_NTRIPLES};q=0.9"
 #: Largest SPARQL Update request body when a graph is replaced without a Graph Store endpoint.
 MAX_UPDATE_BYTES = 4_000_000
+#: A graph name that never holds data, used to ask a server for an empty default graph.
+EMPTY_GRAPH = "urn:virtkg:empty-graph"
 
 
 class RemoteStore:
@@ -102,17 +104,15 @@ class RemoteStore:
         wrapper = SPARQLWrapper(self.endpoint, updateEndpoint=self.update_endpoint)
         wrapper.setMethod(POST)
         wrapper.setOnlyConneg(True)
-        wrapper.setQuery(query if query is not None else update or "")
-        # Say what this is instead of letting SPARQLWrapper guess from the text.
+        # Set the text and its kind directly: setQuery() would guess the kind from the text with
+        # a regular expression (and warn when it cannot).
+        wrapper.queryString = query if query is not None else update or ""
         wrapper.queryType = "SELECT" if query is not None else "INSERT"
         wrapper.timeout = self.timeout  # type: ignore[assignment]  # float, not int(): 0.5 s works
         if query is not None:
             wrapper.addCustomHttpHeader("Accept", accept)
-        if dataset is not None:
-            for graph in dataset.default_graphs or ():
-                wrapper.addParameter("default-graph-uri", graph)
-            for graph in dataset.named_graphs or ():
-                wrapper.addParameter("named-graph-uri", graph)
+        for name, graph in self._dataset_parameters(dataset):
+            wrapper.addParameter(name, graph)
         what = "query" if query is not None else "update"
         try:
             response = wrapper.query().response
@@ -129,6 +129,20 @@ class RemoteStore:
             raise QueryTimeout(f"the remote {what} took longer than {self.timeout} s") from exc
         except (OSError, http.client.HTTPException) as exc:  # URLError, refused, reset
             raise StoreUnavailable(f"cannot reach {self.endpoint}: {_reason(exc)}") from exc
+
+    def _dataset_parameters(self, dataset: Dataset | None) -> list[tuple[str, str]]:
+        """Protocol parameters giving the same dataset as the embedded store would see."""
+        if dataset is None or dataset.is_default:
+            return []  # the server's default: union default graph, all named graphs
+        defaults = dataset.default_graphs
+        if defaults is None:  # union default graph, spelled out
+            defaults = tuple(self.graph_names())
+        named = dataset.named_graphs or ()
+        if not defaults:  # an empty default graph: name one that does not exist
+            defaults = (EMPTY_GRAPH,)
+        return [("default-graph-uri", g) for g in defaults] + [
+            ("named-graph-uri", g) for g in named
+        ]
 
     def _gsp(self, method: str, graph: str, body: bytes | None = None) -> None:
         """One Graph Store Protocol request on ``graph``."""
