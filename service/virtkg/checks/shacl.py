@@ -11,6 +11,7 @@ from rdflib.namespace import RDF
 
 from virtkg.checks.report import CheckResult, Problem, cli, data_files, missing_kb, ontology_file
 from virtkg.config import PROJECT_ROOT
+from virtkg.errors import CheckFailed
 
 NAME = "shacl"
 SH = Namespace("http://www.w3.org/ns/shacl#")
@@ -25,7 +26,12 @@ def shapes_file(kb_dir: Path) -> Path:
 def _load(paths: list[Path]) -> Graph:
     graph = Graph()
     for path in paths:
-        graph.parse(path, format="turtle")
+        try:
+            graph.parse(path, format="turtle")
+        except (SyntaxError, ValueError) as exc:
+            raise CheckFailed(
+                f"{path}: not valid Turtle: {exc}", details={"file": str(path)}
+            ) from exc
     return graph
 
 
@@ -37,10 +43,18 @@ def check_shacl(kb_dir: Path, shapes: Path | None = None) -> CheckResult:
     shapes = shapes or shapes_file(kb_dir)
     if not shapes.exists():
         return CheckResult(NAME, False, [Problem(str(shapes), "file not found")])
+    try:
+        data, shapes_graph, ontology = (
+            _load(data_files(kb_dir)),
+            _load([shapes]),
+            _load([ontology_file(kb_dir)]),
+        )
+    except CheckFailed as exc:
+        return CheckResult(NAME, False, [Problem(exc.details["file"], exc.message)])
     conforms, report, _text = validate(
-        _load(data_files(kb_dir)),
-        shacl_graph=_load([shapes]),
-        ont_graph=_load([ontology_file(kb_dir)]),
+        data,
+        shacl_graph=shapes_graph,
+        ont_graph=ontology,
         inference="rdfs",
         advanced=True,
         allow_warnings=True,

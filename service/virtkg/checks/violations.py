@@ -13,6 +13,7 @@ import pyoxigraph
 
 from virtkg.checks.report import CheckResult, Problem, cli, kb_files, missing_kb
 from virtkg.config import PROJECT_ROOT
+from virtkg.errors import CheckFailed
 
 NAME = "violations"
 
@@ -36,7 +37,12 @@ def load_store(paths: list[Path]) -> pyoxigraph.Store:
     store = pyoxigraph.Store()
     for path in paths:
         fmt = pyoxigraph.RdfFormat.RDF_XML if path.suffix == ".owl" else pyoxigraph.RdfFormat.TURTLE
-        store.bulk_load(path=str(path), format=fmt)
+        try:
+            store.bulk_load(path=str(path), format=fmt)
+        except (SyntaxError, ValueError) as exc:
+            raise CheckFailed(
+                f"{path}: does not parse: {exc}", details={"file": str(path)}
+            ) from exc
     return store
 
 
@@ -59,7 +65,10 @@ def check_violations(kb_dir: Path, only: set[str] | None = None) -> CheckResult:
     kb_dir = Path(kb_dir)
     if (missing := missing_kb(NAME, kb_dir)) is not None:
         return missing
-    store = load_store(kb_files(kb_dir))
+    try:
+        store = load_store(kb_files(kb_dir))
+    except CheckFailed as exc:
+        return CheckResult(NAME, False, [Problem(exc.details["file"], exc.message)])
     queries = violation_queries(queries_dir(kb_dir))
     problems: list[Problem] = []
     details: list[str] = []

@@ -58,7 +58,10 @@ def merge_files(paths: Sequence[Path]) -> Graph:
     graph = Graph()
     for path in paths:
         fmt = "xml" if Path(path).suffix in {".owl", ".rdf"} else "turtle"
-        graph.parse(path, format=fmt)
+        try:
+            graph.parse(path, format=fmt)
+        except (SyntaxError, ValueError) as exc:
+            raise ValueError(f"{path} does not parse: {exc}") from exc
     graph.remove((None, OWL.imports, None))
     return graph
 
