@@ -29,7 +29,7 @@ from virtkg.errors import (
     UnsupportedMediaType,
 )
 from virtkg.http import get_state
-from virtkg.http.guard import check_fetches, query_form
+from virtkg.http.guard import check_fetches, fetch_iris, query_form
 from virtkg.http.negotiate import graph_media_type, result_media_type
 from virtkg.http.service_description import service_description
 from virtkg.store.base import ASSERTED_GRAPHS, GRAPH_BASE, Dataset
@@ -53,12 +53,30 @@ def _read_body() -> bytes:
             f"the request body has {length} bytes; the limit is {limit}",
             details={"max_body_bytes": limit},
         )
-    body = request.stream.read(limit + 1)
+    if length is not None:
+        body = request.stream.read(limit)
+    elif request.environ.get("wsgi.input_terminated"):  # chunked: count while reading
+        body = _read_at_most(request.environ["wsgi.input"], limit + 1)
+    else:  # no length and no chunking: no body (as werkzeug treats it)
+        body = b""
     if len(body) > limit:
         raise PayloadTooLarge(
             f"the request body is over the {limit}-byte limit", details={"max_body_bytes": limit}
         )
     return body
+
+
+def _read_at_most(stream: object, size: int) -> bytes:
+    """Read up to ``size`` bytes from a raw (chunked, undeclared-length) input stream."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        chunk = stream.read(min(65536, size - got))  # type: ignore[attr-defined]
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def _decode(body: bytes, what: str) -> str:
@@ -134,6 +152,20 @@ def _dataset(params: dict[str, list[str]]) -> Dataset | None:
     return Dataset(default_graphs=defaults, named_graphs=named)
 
 
+def _from_clauses(query: str) -> Dataset | None:
+    """The dataset the query's own FROM / FROM NAMED clauses select (None without any).
+
+    Mapped explicitly because the store's union-default-graph option would otherwise hide them.
+    Protocol parameters, when given, replace these clauses (as the Protocol requires).
+    """
+    uses = fetch_iris(query)
+    defaults = tuple(u.iri for u in uses if u.keyword == "FROM")
+    named = tuple(u.iri for u in uses if u.keyword == "FROM NAMED")
+    if not defaults and not named:
+        return None
+    return Dataset(default_graphs=defaults, named_graphs=named)
+
+
 def _is_local_graph_check():  # noqa: ANN202 - returns a predicate
     state = get_state()
 
@@ -171,6 +203,8 @@ def _query(query: str, params: dict[str, list[str]]) -> Response:
     _check_ready()
     dataset = _dataset(params)
     check_fetches(query, state.settings.fetch_allow, _is_local_graph_check())
+    if dataset is None:
+        dataset = _from_clauses(query)
     form = query_form(query)
     fmt = _single(params, "format") or _single(params, "output")
     media = result_media_type(form, request.headers.get("Accept"), fmt)
