@@ -74,6 +74,13 @@ class Settings:
         default=0,
         metadata={"help": "gunicorn workers for `serve --production`; 0 = number of cores."},
     )
+    query_workers: int = field(
+        default=2,
+        metadata={
+            "help": "Query worker processes per serving process (embedded store); a query past "
+            "the timeout is stopped by killing its worker. 0 = in-process, no hard timeout."
+        },
+    )
     query_timeout: float = field(
         default=10.0, metadata={"help": "Seconds before a SPARQL query is stopped."}
     )
