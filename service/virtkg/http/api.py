@@ -1,0 +1,407 @@
+"""The REST API (``/api``): technologies, scenarios, recommendations, comparison, saved queries.
+
+Every answer is JSON (saved queries: SPARQL results, negotiated like ``/sparql``). Every error is
+``{"error": code, "message": ...}`` with a 4xx status, mapped in :mod:`virtkg.http.errors`.
+
+Results that depend only on the knowledge base are kept in ``ServiceState.cache`` as serialized
+bytes. The KB changes only through SPARQL Update, and ``/sparql`` clears that cache after every
+update, so nothing here goes stale.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from flask import Blueprint, Response, request
+
+from virtkg import catalog, recommend
+from virtkg.errors import (
+    BadRequest,
+    InvalidParameter,
+    NotFound,
+    StoreUnavailable,
+    UnsupportedMediaType,
+)
+from virtkg.http import get_state
+from virtkg.http.executor import cap_result
+from virtkg.http.guard import query_form
+from virtkg.http.negotiate import result_media_type
+from virtkg.queries import SavedQuery, load_saved_queries
+from virtkg.store.base import KnowledgeStore
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+#: Most recommendation answers kept per process (each is one serialized JSON body).
+RECOMMEND_CACHE_SIZE = 1024
+#: Longest accepted ``ids`` list for /api/compare (the catalog allows 2 to 6).
+_COMPARE_MAX_TEXT = 2000
+
+_lock = threading.Lock()
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _store() -> KnowledgeStore:
+    """The store, or 503 while the knowledge base is not loaded."""
+    state = get_state()
+    if not state.ready:
+        raise StoreUnavailable(f"the knowledge base is not ready: {state.not_ready_reason()}")
+    return state.store
+
+
+def dump(payload: Any) -> bytes:
+    """Serialize a JSON answer (UTF-8, compact)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status=status, mimetype=JSON)
+
+
+def cached(key: str, build: Callable[[], Any]) -> bytes:
+    """The serialized JSON of ``build()``, memoized in the KB-scoped cache under ``key``."""
+    cache = get_state().cache
+    body = cache.get(key)
+    if body is None:
+        body = dump(build())
+        cache[key] = body
+    return body
+
+
+def vocabulary() -> recommend.Vocabulary:
+    """The requirement vocabulary and scenarios, read once per KB state."""
+    cache = get_state().cache
+    vocab = cache.get("api:vocabulary")
+    if vocab is None:
+        vocab = recommend.load_vocabulary(_store())
+        cache["api:vocabulary"] = vocab
+    return vocab
+
+
+def saved_queries() -> dict[str, SavedQuery]:
+    """The saved queries of ``{kb_dir}/queries`` (read once per KB state)."""
+    cache = get_state().cache
+    found = cache.get("api:queries")
+    if found is None:
+        folder = Path(get_state().settings.kb_dir) / "queries"
+        found = load_saved_queries(folder) if folder.is_dir() else {}
+        cache["api:queries"] = found
+    return found
+
+
+def read_json_body() -> Any:
+    """The request's JSON body: 415 unless JSON, 413 over the limit, 400 when malformed."""
+    mimetype = request.mimetype
+    if mimetype != JSON and not (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    ):
+        got = f"Content-Type {mimetype}" if mimetype else "no Content-Type"
+        raise UnsupportedMediaType(f"{got}: send {JSON}", details={"accepted": [JSON]})
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"JSON bodies must be UTF-8, not {charset}")
+    raw = request.get_data(cache=True)  # werkzeug raises 413 over MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        message = str(exc) if not isinstance(exc, RecursionError) else "nested too deeply"
+        raise BadRequest(f"the body is not valid JSON: {message}"[:300]) from None
+
+
+def _path_id(value: str) -> str:
+    """An id from the URL path, as given (the catalog answers 404 for unknown ones)."""
+    return value
+
+
+# --- technologies and scenarios -----------------------------------------------------------
+
+
+@bp.get("/technologies")
+def technologies() -> Response:
+    """Every technology: id, IRI, label, kind."""
+
+    def build() -> dict:
+        techs = catalog.list_technologies(_store())
+        return {"count": len(techs), "technologies": techs}
+
+    return _json(cached("api:technologies", build))
+
+
+@bp.get("/technologies/<tech_id>")
+def technology(tech_id: str) -> Response:
+    """One technology with its sourced facts, caveats and fitting scenarios."""
+    store = _store()
+    key = "api:technology:" + tech_id
+    body = get_state().cache.get(key)
+    if body is None:
+        body = dump(catalog.technology_detail(store, _path_id(tech_id)))  # 404 if unknown
+        get_state().cache[key] = body
+    return _json(body)
+
+
+@bp.get("/scenarios")
+def scenarios() -> Response:
+    """Every scenario with its requirements as REST name/value pairs."""
+
+    def build() -> dict:
+        found = catalog.list_scenarios(_store())
+        return {"count": len(found), "scenarios": found}
+
+    return _json(cached("api:scenarios", build))
+
+
+@bp.get("/scenarios/<scenario_id>")
+def scenario(scenario_id: str) -> Response:
+    """One scenario with its requirements, sourced rationale and fitting technologies."""
+    store = _store()
+    key = "api:scenario:" + scenario_id
+    body = get_state().cache.get(key)
+    if body is None:
+        body = dump(catalog.scenario_detail(store, _path_id(scenario_id)))
+        get_state().cache[key] = body
+    return _json(body)
+
+
+@bp.get("/scenarios/<scenario_id>/recommendations")
+def scenario_recommendations(scenario_id: str) -> Response:
+    """Every technology ranked for a scenario (``fits`` = member of its fit class)."""
+    store = _store()
+    if scenario_id not in vocabulary().scenarios:
+        raise NotFound(
+            f"no scenario with id {scenario_id!r}",
+            details={"allowed": list(vocabulary().scenarios)},
+        )
+    key = "api:scenario-recommendations:" + scenario_id
+    body = get_state().cache.get(key)
+    if body is None:
+        body = dump(recommend.recommend_for_scenario(store, scenario_id).to_dict())
+        get_state().cache[key] = body
+    return _json(body)
+
+
+# --- recommendation -----------------------------------------------------------------------
+
+
+def _requirements_from_args() -> dict[str, object]:
+    """``?isolation=hardware&guest=linux&guest=windows`` -> ``{"isolation": "hardware", ...}``."""
+    out: dict[str, object] = {}
+    for name in request.args:
+        values = request.args.getlist(name)
+        out[name] = values[0] if len(values) == 1 else values
+    return out
+
+
+def _requirements_from_body() -> Mapping[str, object]:
+    body = read_json_body()
+    if not isinstance(body, dict):
+        raise BadRequest(
+            f'the body must be a JSON object {{"requirements": {{...}}}}, not {_kind(body)}',
+            details={"allowed": ["requirements"]},
+        )
+    unknown = sorted(k for k in body if k != "requirements")
+    if unknown:
+        raise BadRequest(
+            f"unknown field(s) {', '.join(map(repr, unknown))}; the body is"
+            ' {"requirements": {name: value, ...}}',
+            details={"unknown": unknown, "allowed": ["requirements"]},
+        )
+    requirements = body.get("requirements", {})
+    if requirements is None:
+        requirements = {}
+    if not isinstance(requirements, dict):
+        raise InvalidParameter(
+            f"requirements must be an object mapping names to values, not {_kind(requirements)}",
+            details={"allowed": list(vocabulary().dimensions)},
+        )
+    return requirements
+
+
+def _kind(value: object) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
+def recommendation_body(requirements: Mapping[str, object]) -> bytes:
+    """The serialized recommendation for ``requirements`` (validated; memoized per request set).
+
+    The cache key is the parsed requirement list, so equivalent spellings (``"Hardware"``,
+    ``true``/``"true"``, ``100``/``"100.0"``) share one entry.
+    """
+    wanted = recommend.parse_requirements(vocabulary(), requirements)
+    key = tuple(
+        (w.dimension.name, w.requirement.iri, None if w.bound is None else str(w.bound.normalize()))
+        for w in wanted
+    )
+    state = get_state()
+    memo = state.cache.get("api:recommend")
+    if memo is None:
+        memo = state.cache.setdefault("api:recommend", {})
+    body = memo.get(key)
+    if body is None:
+        body = dump(recommend.recommend(_store(), requirements).to_dict())
+        with _lock:
+            if len(memo) >= RECOMMEND_CACHE_SIZE:
+                memo.pop(next(iter(memo)), None)
+            memo[key] = body
+    return body
+
+
+@bp.route("/recommend", methods=["GET", "POST"])
+def recommend_view() -> Response:
+    """Rank technologies: POST ``{"requirements": {...}}`` or GET with the same as parameters."""
+    _store()
+    if request.method == "POST":
+        if request.args:
+            raise BadRequest(
+                "POST takes the requirements in the JSON body, not in the URL",
+                details={"unexpected": sorted(request.args)},
+            )
+        requirements = _requirements_from_body()
+    else:
+        requirements = _requirements_from_args()
+    return _json(recommendation_body(requirements))
+
+
+@bp.get("/requirements")
+def requirements() -> Response:
+    """The requirement vocabulary: each dimension with its allowed values (or unit)."""
+
+    def build() -> dict:
+        dims = vocabulary().dimensions.values()
+        return {"requirements": [_dimension_json(d) for d in dims]}
+
+    return _json(cached("api:requirements", build))
+
+
+def _dimension_json(dim: recommend.Dimension) -> dict:
+    data = dim.to_dict()
+    if dim.is_boolean:
+        data["accepts"] = ["true", "false"]
+    elif dim.kind == "categorical":
+        data["accepts"] = [v.value for v in dim.values]
+    else:
+        data["accepts"] = "a positive number"
+    return data
+
+
+# --- comparison ---------------------------------------------------------------------------
+
+
+@bp.get("/compare")
+def compare() -> Response:
+    """Side-by-side facts of 2 to 6 technologies: ``?ids=docker,gvisor`` (or repeated ids)."""
+    store = _store()
+    unknown = sorted(k for k in request.args if k != "ids")
+    if unknown:
+        raise InvalidParameter(
+            f"unknown parameter(s) {', '.join(map(repr, unknown))}; use ids=a,b,c",
+            details={"unknown": unknown, "allowed": ["ids"]},
+        )
+    text = ",".join(request.args.getlist("ids"))
+    if len(text) > _COMPARE_MAX_TEXT:
+        raise InvalidParameter("ids is too long: give 2 to 6 technology ids")
+    ids = [i.strip() for i in text.split(",") if i.strip()]
+    key = "api:compare:" + ",".join(ids)
+    body = get_state().cache.get(key)
+    if body is None:
+        body = dump(catalog.compare(store, ids))
+        get_state().cache[key] = body
+    return _json(body)
+
+
+# --- saved queries ------------------------------------------------------------------------
+
+
+def _query_json(query: SavedQuery) -> dict:
+    data = query.to_dict()
+    data["path"] = f"/api/queries/{query.name}"
+    data["form"] = query_form(query.sparql)
+    return data
+
+
+@bp.get("/queries")
+def queries() -> Response:
+    """The saved queries: name, title, description, tags, parameters, SPARQL text."""
+    _store()
+    found = saved_queries()
+    return _json(dump({"count": len(found), "queries": [_query_json(q) for q in found.values()]}))
+
+
+def _scalar(name: str, value: object) -> str | None:
+    """A parameter value from JSON: strings, numbers and booleans; null means "not given"."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    raise InvalidParameter(
+        f"parameter {name!r} must be a string, number or boolean, not {_kind(value)}",
+        details={"name": name},
+    )
+
+
+def _query_params() -> dict[str, str]:
+    """Parameters from the URL (GET) or the body (POST: JSON object or form)."""
+    params: dict[str, list[str]] = {k: request.args.getlist(k) for k in request.args}
+    if request.method == "POST":
+        if request.mimetype == FORM:
+            raw = request.get_data(cache=True)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest("the form body is not valid UTF-8") from None
+            for key, values in parse_qs(text, keep_blank_values=True).items():
+                params.setdefault(key, []).extend(values)
+        elif request.mimetype or request.content_length:
+            body = read_json_body()
+            if not isinstance(body, dict):
+                raise BadRequest(f"the body must be a JSON object of parameters, not {_kind(body)}")
+            for key, value in body.items():
+                text = _scalar(key, value)
+                if text is not None:
+                    params.setdefault(key, []).append(text)
+    out: dict[str, str] = {}
+    for key, values in params.items():
+        if len(values) > 1:
+            raise InvalidParameter(
+                f"parameter {key!r} is given {len(values)} times; give it once",
+                details={"name": key},
+            )
+        out[key] = values[0]
+    return out
+
+
+@bp.route("/queries/<name>", methods=["GET", "POST"])
+def run_query(name: str) -> Response:
+    """Run a saved query; parameters as in its header; result format by ``Accept``."""
+    store = _store()
+    found = saved_queries()
+    query = found.get(name)
+    if query is None:
+        raise NotFound(f"no saved query named {name!r}", details={"allowed": list(found)})
+    params = _query_params()
+    bindings = query.bindings(params)  # 400 for unknown, missing or ill-typed parameters
+    media = result_media_type(query_form(query.sparql), request.headers.get("Accept"))
+    raw = store.query_raw(query.sparql, media, bindings=bindings)
+    raw, truncated = cap_result(raw, get_state().settings.max_rows)
+    content_type = raw.media_type
+    if content_type.startswith("text/") and "charset" not in content_type:
+        content_type += "; charset=utf-8"
+    resp = Response(raw.body, content_type=content_type)
+    resp.headers["Vary"] = "Accept"
+    if truncated:
+        resp.headers["X-Virtkg-Truncated"] = "true"
+        resp.headers["X-Virtkg-Row-Limit"] = str(get_state().settings.max_rows)
+    return resp
