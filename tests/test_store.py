@@ -372,6 +372,30 @@ def test_replace_graph_is_atomic_on_bad_input(
     assert {Triple(r["s"], r["p"], r["o"]) for r in after.rows} == set(DATA)
 
 
+def test_readers_see_the_old_or_the_new_graph_never_a_mix(loaded: KnowledgeStore) -> None:
+    licence = NamedNode(VKG + "licence")
+    bigger = DATA + [Triple(DOCKER, licence, Literal(f"L{i}")) for i in range(50)]
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.add(loaded.count(DATA_GRAPH))
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for reader in readers:
+        reader.start()
+    try:
+        for _ in range(10):
+            loaded.replace_graph(DATA_GRAPH, bigger)
+            loaded.replace_graph(DATA_GRAPH, DATA)
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join(timeout=10)
+    assert seen <= {len(DATA), len(bigger)}
+
+
 def test_replace_graph_rejects_a_bad_graph_name(store: KnowledgeStore) -> None:
     with pytest.raises(BadRequest):
         store.replace_graph("not an iri", DATA)
@@ -447,6 +471,21 @@ def test_remote_unreachable_then_recovers(spawn_oxigraph: Callable[..., object])
     assert store.count(DATA_GRAPH) == len(DATA)
 
 
+def test_remote_needs_http_urls() -> None:
+    with pytest.raises(BadRequest):
+        RemoteStore("")
+    with pytest.raises(BadRequest):
+        RemoteStore("file:///etc/passwd")
+    with pytest.raises(BadRequest):
+        RemoteStore("http://127.0.0.1:1/query", gsp_endpoint="ftp://x/")
+
+
+def test_remote_syntax_error_keeps_non_ascii(oxigraph_server: str) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        remote_store(oxigraph_server).query("SELECT * WHERE { ?s ?p ?o ⊥ }")
+    assert "b'" not in caught.value.message and "1:" in caught.value.message
+
+
 def test_remote_timeout_is_typed() -> None:
     with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
@@ -459,7 +498,7 @@ def test_remote_timeout_is_typed() -> None:
         assert time.monotonic() - started < 5
 
 
-def test_remote_query_raw_passes_the_server_bytes(loaded: KnowledgeStore) -> None:
+def test_query_raw_json_body(loaded: KnowledgeStore) -> None:
     raw = loaded.query_raw("SELECT (1 AS ?one) {}", "application/sparql-results+json")
     assert b'"one"' in raw.body
 

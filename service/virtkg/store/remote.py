@@ -12,6 +12,7 @@ the next call after the server comes back simply works.
 
 from __future__ import annotations
 
+import ast
 import http.client
 import urllib.error
 import urllib.parse
@@ -74,6 +75,9 @@ class RemoteStore:
         """
         if not endpoint:
             raise BadRequest("the remote store needs a SPARQL endpoint URL")
+        for url in (endpoint, update_endpoint, gsp_endpoint):
+            if url and urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                raise BadRequest(f"not an http(s) URL: {url!r}")
         self.endpoint = endpoint
         self.update_endpoint = update_endpoint or endpoint
         self.gsp_endpoint = gsp_endpoint
@@ -284,14 +288,19 @@ def _reason(exc: BaseException) -> str:
 
 
 def _server_message(exc: sw_errors.SPARQLWrapperException) -> str:
-    """The server's own error text, from a SPARQLWrapper exception."""
+    """The server's own error text, from a SPARQLWrapper exception (it keeps only a repr)."""
     text = str(exc)
     marker = "Response:\n"
-    if marker in text:
-        text = text.split(marker, 1)[1]
-    if text.startswith("b'") or text.startswith('b"'):
-        text = text[2:-1].encode("latin-1", "replace").decode("unicode_escape", "replace")
-    return text.strip()
+    if marker not in text:
+        return text
+    raw = text.split(marker, 1)[1]
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        return raw.strip()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    return str(value).strip()
 
 
 def _http_error(status: int, message: str, what: str) -> VirtkgError:
