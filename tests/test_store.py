@@ -386,9 +386,11 @@ def test_readers_see_the_old_or_the_new_graph_never_a_mix(loaded: KnowledgeStore
     for reader in readers:
         reader.start()
     try:
-        for _ in range(10):
+        for _ in range(20):
             loaded.replace_graph(DATA_GRAPH, bigger)
+            time.sleep(0.002)  # let the readers run
             loaded.replace_graph(DATA_GRAPH, DATA)
+            time.sleep(0.002)
     finally:
         stop.set()
         for reader in readers:
