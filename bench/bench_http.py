@@ -63,7 +63,7 @@ def make_app(data_path: str):  # noqa: ANN201 - gunicorn app factory
 
     store = EmbeddedStore()
     store.engine.bulk_load(path=data_path, format=ox.RdfFormat.N_QUADS)
-    return create_app(load_settings(max_rows=100000), store=store)
+    return create_app(load_settings(max_rows=100000), store=store)  # VIRTKG_* from the env
 
 
 def free_port() -> int:

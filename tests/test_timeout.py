@@ -102,3 +102,27 @@ def test_timeouts_are_counted_in_metrics(live: tuple[str, object]) -> None:
     text = requests.get(url.replace("/sparql", "/metrics"), timeout=10).text
     assert f"virtkg_query_timeouts_total {executor.timeouts}" in text
     assert executor.timeouts >= 2
+
+
+@pytest.mark.parametrize("workers", [0, 3])
+def test_pool_size_comes_from_settings(workers: int) -> None:
+    """``Settings.query_workers`` sizes the pool; 0 runs queries in-process (no hard timeout)."""
+    from virtkg.http.executor import DirectExecutor, ForkedExecutor
+
+    store = EmbeddedStore()
+    store.engine.add(
+        ox.Quad(ox.NamedNode("http://example.org/s0"), ox.NamedNode("http://example.org/p"),
+                ox.Literal("0"), ox.NamedNode(DATA_GRAPH))
+    )  # fmt: skip
+    app = create_app(load_settings({}, query_workers=workers), store=store)
+    executor = app.extensions["virtkg"].executor
+    try:
+        if workers == 0:
+            assert isinstance(executor, DirectExecutor)
+        else:
+            assert isinstance(executor, ForkedExecutor)
+            response = app.test_client().get("/sparql", query_string={"query": LIGHT})
+            assert response.status_code == 200
+            assert len(executor.worker_pids()) == workers
+    finally:
+        executor.close()

@@ -95,7 +95,12 @@ def create_app(settings: Settings | None = None, *, store: KnowledgeStore | None
         store = open_store(settings)
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
-    executor = make_executor(store, timeout=settings.query_timeout, max_rows=settings.max_rows)
+    executor = make_executor(
+        store,
+        timeout=settings.query_timeout,
+        max_rows=settings.max_rows,
+        workers=settings.query_workers,
+    )
     state = ServiceState(settings=settings, store=store, executor=executor)
     _load_knowledge_base(state)
     app.extensions["virtkg"] = state

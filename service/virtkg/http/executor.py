@@ -410,13 +410,14 @@ class ForkedExecutor:
                 self._kill(worker)
 
 
-def make_executor(store: KnowledgeStore, *, timeout: float, max_rows: int) -> QueryExecutor:
+def make_executor(
+    store: KnowledgeStore, *, timeout: float, max_rows: int, workers: int = DEFAULT_WORKERS
+) -> QueryExecutor:
     """Forked workers for the embedded store, direct calls for anything else.
 
-    ``VIRTKG_QUERY_WORKERS`` sets the pool size (default 2 per serving process; 0 = run queries
-    in-process with no hard timeout, for debugging).
+    ``workers`` (``Settings.query_workers``) sets the pool size per serving process; 0 runs
+    queries in-process with no hard timeout (for debugging).
     """
-    size = int(os.environ.get("VIRTKG_QUERY_WORKERS", DEFAULT_WORKERS))
-    if getattr(store, "name", "") == "embedded" and size > 0 and hasattr(os, "fork"):
-        return ForkedExecutor(store, timeout=timeout, max_rows=max_rows, size=size)
+    if getattr(store, "name", "") == "embedded" and workers > 0 and hasattr(os, "fork"):
+        return ForkedExecutor(store, timeout=timeout, max_rows=max_rows, size=workers)
     return DirectExecutor(store, max_rows)
