@@ -20,12 +20,15 @@ log = logging.getLogger("virtkg.http")
 
 def blueprints() -> list[Blueprint]:
     """Every blueprint the app serves. ADD NEW BLUEPRINTS (api, linked_data, ui) TO THIS LIST."""
-    from virtkg.http import ops, sparql
+    from virtkg.http import api, linked_data, openapi, ops, sparql
 
     return [
         sparql.bp,
         ops.bp,
-        # api.bp, linked_data.bp, ui.bp: import them above and list them here.
+        api.bp,
+        openapi.bp,
+        linked_data.bp,
+        # ui.bp: import it above and list it here.
     ]
 
 

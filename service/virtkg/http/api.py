@@ -49,7 +49,7 @@ _lock = threading.Lock()
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _store() -> KnowledgeStore:
+def require_store() -> KnowledgeStore:
     """The store, or 503 while the knowledge base is not loaded."""
     state = get_state()
     if not state.ready:
@@ -64,6 +64,25 @@ def dump(payload: Any) -> bytes:
 
 def _json(body: bytes, status: int = 200) -> Response:
     return Response(body, status=status, mimetype=JSON)
+
+
+def memo(name: str, key: object, build: Callable[[], Any]) -> bytes:
+    """Like :func:`cached` for answers keyed by request input: at most RECOMMEND_CACHE_SIZE kept.
+
+    Only successful answers are stored (``build`` raising leaves nothing behind).
+    """
+    cache = get_state().cache
+    table = cache.get(name)
+    if table is None:
+        table = cache.setdefault(name, {})
+    body = table.get(key)
+    if body is None:
+        body = dump(build())
+        with _lock:
+            if len(table) >= RECOMMEND_CACHE_SIZE:
+                table.pop(next(iter(table)), None)
+            table[key] = body
+    return body
 
 
 def cached(key: str, build: Callable[[], Any]) -> bytes:
@@ -81,7 +100,7 @@ def vocabulary() -> recommend.Vocabulary:
     cache = get_state().cache
     vocab = cache.get("api:vocabulary")
     if vocab is None:
-        vocab = recommend.load_vocabulary(_store())
+        vocab = recommend.load_vocabulary(require_store())
         cache["api:vocabulary"] = vocab
     return vocab
 
@@ -116,11 +135,6 @@ def read_json_body() -> Any:
         raise BadRequest(f"the body is not valid JSON: {message}"[:300]) from None
 
 
-def _path_id(value: str) -> str:
-    """An id from the URL path, as given (the catalog answers 404 for unknown ones)."""
-    return value
-
-
 # --- technologies and scenarios -----------------------------------------------------------
 
 
@@ -129,7 +143,7 @@ def technologies() -> Response:
     """Every technology: id, IRI, label, kind."""
 
     def build() -> dict:
-        techs = catalog.list_technologies(_store())
+        techs = catalog.list_technologies(require_store())
         return {"count": len(techs), "technologies": techs}
 
     return _json(cached("api:technologies", build))
@@ -138,13 +152,8 @@ def technologies() -> Response:
 @bp.get("/technologies/<tech_id>")
 def technology(tech_id: str) -> Response:
     """One technology with its sourced facts, caveats and fitting scenarios."""
-    store = _store()
-    key = "api:technology:" + tech_id
-    body = get_state().cache.get(key)
-    if body is None:
-        body = dump(catalog.technology_detail(store, _path_id(tech_id)))  # 404 if unknown
-        get_state().cache[key] = body
-    return _json(body)
+    store = require_store()
+    return _json(memo("api:technology", tech_id, lambda: catalog.technology_detail(store, tech_id)))
 
 
 @bp.get("/scenarios")
@@ -152,7 +161,7 @@ def scenarios() -> Response:
     """Every scenario with its requirements as REST name/value pairs."""
 
     def build() -> dict:
-        found = catalog.list_scenarios(_store())
+        found = catalog.list_scenarios(require_store())
         return {"count": len(found), "scenarios": found}
 
     return _json(cached("api:scenarios", build))
@@ -161,30 +170,21 @@ def scenarios() -> Response:
 @bp.get("/scenarios/<scenario_id>")
 def scenario(scenario_id: str) -> Response:
     """One scenario with its requirements, sourced rationale and fitting technologies."""
-    store = _store()
-    key = "api:scenario:" + scenario_id
-    body = get_state().cache.get(key)
-    if body is None:
-        body = dump(catalog.scenario_detail(store, _path_id(scenario_id)))
-        get_state().cache[key] = body
-    return _json(body)
+    store = require_store()
+    return _json(
+        memo("api:scenario", scenario_id, lambda: catalog.scenario_detail(store, scenario_id))
+    )
 
 
 @bp.get("/scenarios/<scenario_id>/recommendations")
 def scenario_recommendations(scenario_id: str) -> Response:
     """Every technology ranked for a scenario (``fits`` = member of its fit class)."""
-    store = _store()
-    if scenario_id not in vocabulary().scenarios:
-        raise NotFound(
-            f"no scenario with id {scenario_id!r}",
-            details={"allowed": list(vocabulary().scenarios)},
-        )
-    key = "api:scenario-recommendations:" + scenario_id
-    body = get_state().cache.get(key)
-    if body is None:
-        body = dump(recommend.recommend_for_scenario(store, scenario_id).to_dict())
-        get_state().cache[key] = body
-    return _json(body)
+    store = require_store()
+
+    def build() -> dict:
+        return recommend.recommend_for_scenario(store, scenario_id).to_dict()  # 404 if unknown
+
+    return _json(memo("api:scenario-recommendations", scenario_id, build))
 
 
 # --- recommendation -----------------------------------------------------------------------
@@ -241,24 +241,15 @@ def recommendation_body(requirements: Mapping[str, object]) -> bytes:
         (w.dimension.name, w.requirement.iri, None if w.bound is None else str(w.bound.normalize()))
         for w in wanted
     )
-    state = get_state()
-    memo = state.cache.get("api:recommend")
-    if memo is None:
-        memo = state.cache.setdefault("api:recommend", {})
-    body = memo.get(key)
-    if body is None:
-        body = dump(recommend.recommend(_store(), requirements).to_dict())
-        with _lock:
-            if len(memo) >= RECOMMEND_CACHE_SIZE:
-                memo.pop(next(iter(memo)), None)
-            memo[key] = body
-    return body
+    return memo(
+        "api:recommend", key, lambda: recommend.recommend(require_store(), requirements).to_dict()
+    )
 
 
 @bp.route("/recommend", methods=["GET", "POST"])
 def recommend_view() -> Response:
     """Rank technologies: POST ``{"requirements": {...}}`` or GET with the same as parameters."""
-    _store()
+    require_store()
     if request.method == "POST":
         if request.args:
             raise BadRequest(
@@ -299,7 +290,7 @@ def _dimension_json(dim: recommend.Dimension) -> dict:
 @bp.get("/compare")
 def compare() -> Response:
     """Side-by-side facts of 2 to 6 technologies: ``?ids=docker,gvisor`` (or repeated ids)."""
-    store = _store()
+    store = require_store()
     unknown = sorted(k for k in request.args if k != "ids")
     if unknown:
         raise InvalidParameter(
@@ -310,12 +301,7 @@ def compare() -> Response:
     if len(text) > _COMPARE_MAX_TEXT:
         raise InvalidParameter("ids is too long: give 2 to 6 technology ids")
     ids = [i.strip() for i in text.split(",") if i.strip()]
-    key = "api:compare:" + ",".join(ids)
-    body = get_state().cache.get(key)
-    if body is None:
-        body = dump(catalog.compare(store, ids))
-        get_state().cache[key] = body
-    return _json(body)
+    return _json(memo("api:compare", tuple(ids), lambda: catalog.compare(store, ids)))
 
 
 # --- saved queries ------------------------------------------------------------------------
@@ -331,7 +317,7 @@ def _query_json(query: SavedQuery) -> dict:
 @bp.get("/queries")
 def queries() -> Response:
     """The saved queries: name, title, description, tags, parameters, SPARQL text."""
-    _store()
+    require_store()
     found = saved_queries()
     return _json(dump({"count": len(found), "queries": [_query_json(q) for q in found.values()]}))
 
@@ -386,7 +372,7 @@ def _query_params() -> dict[str, str]:
 @bp.route("/queries/<name>", methods=["GET", "POST"])
 def run_query(name: str) -> Response:
     """Run a saved query; parameters as in its header; result format by ``Accept``."""
-    store = _store()
+    store = require_store()
     found = saved_queries()
     query = found.get(name)
     if query is None:
