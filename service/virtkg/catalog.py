@@ -216,6 +216,16 @@ def _source_json(src: Term | None, label: Term | None, url: Term | None) -> dict
     }
 
 
+def _add_source(sources: list[dict[str, Any]], source: dict[str, Any]) -> None:
+    """Add ``source`` once per IRI (a source with several rdfs:seeAlso keeps the first URL)."""
+    for known in sources:
+        if known["iri"] == source["iri"]:
+            if source["url"] and (not known["url"] or source["url"] < known["url"]):
+                known["url"] = source["url"]
+            return
+    sources.append(source)
+
+
 @dataclass
 class Fact:
     """One asserted fact (property, value) with every source that backs it."""
@@ -254,8 +264,7 @@ def facts_about(store, subject_iri: str) -> list[Fact]:  # noqa: ANN001
             )
         if row.get("src") is not None:
             source = _source_json(row.get("src"), row.get("srcLabel"), row.get("srcUrl"))
-            if source not in fact.sources:
-                fact.sources.append(source)
+            _add_source(fact.sources, source)
         fact.comment = fact.comment or _value(row.get("comment"))
         fact.evidence = fact.evidence or _value(row.get("evidence"))
         fact.measured_in = fact.measured_in or _value(row.get("measured"))
@@ -280,8 +289,7 @@ def caveats_for(store, subject_iri: str) -> list[dict[str, Any]]:  # noqa: ANN00
         )
         if row.get("src") is not None:
             source = _source_json(row.get("src"), row.get("srcLabel"), row.get("srcUrl"))
-            if source not in caveat["sources"]:
-                caveat["sources"].append(source)
+            _add_source(caveat["sources"], source)
     return list(caveats.values())
 
 
@@ -365,8 +373,7 @@ def scenario_detail(store, scenario_id: str) -> dict[str, Any]:  # noqa: ANN001
     for r in rows:
         if r.get("src") is not None:
             source = _source_json(r.get("src"), r.get("srcLabel"), r.get("srcUrl"))
-            if source not in sources:
-                sources.append(source)
+            _add_source(sources, source)
     scenario["sources"] = sources
     scenario["fitting"] = [
         {"id": local_id(r["tech"].value, TECH), "label": r["label"].value}
