@@ -20,7 +20,7 @@ log = logging.getLogger("virtkg.http")
 
 def blueprints() -> list[Blueprint]:
     """Every blueprint the app serves. ADD NEW BLUEPRINTS (api, linked_data, ui) TO THIS LIST."""
-    from virtkg.http import api, linked_data, openapi, ops, sparql
+    from virtkg.http import api, linked_data, openapi, ops, sparql, ui
 
     return [
         sparql.bp,
@@ -28,7 +28,7 @@ def blueprints() -> list[Blueprint]:
         api.bp,
         openapi.bp,
         linked_data.bp,
-        # ui.bp: import it above and list it here.
+        ui.bp,
     ]
 
 

@@ -99,33 +99,28 @@ export function uniqueSources(sources = []) {
   });
 }
 
-/** Small source links: [S3] [S7] (each opening the cited document). */
+/** Small source links: [S3] [S7] (each opening the cited document; one link per source id). */
 export function sourceLinks(sources = []) {
-  const unique = uniqueSources(sources);
-  if (!unique.length) return el("span", { class: "no-source" }, "no source");
   const byId = new Map();
-  for (const source of unique) {
-    if (!byId.has(source.id)) byId.set(source.id, []);
-    byId.get(source.id).push(source);
-  }
+  for (const source of uniqueSources(sources)) if (!byId.has(source.id)) byId.set(source.id, source);
+  if (!byId.size) return el("span", { class: "no-source" }, "no source");
   const list = el("span", { class: "sources" });
-  for (const [id, group] of byId) {
-    group.forEach((source, index) => {
-      const text = group.length > 1 ? `${id}${"abcdefgh"[index] || index}` : id;
-      const title = source.label || id;
-      list.append(
-        source.url
-          ? el("a", { class: "source", href: source.url, title, rel: "noopener noreferrer", target: "_blank" }, text)
-          : el("span", { class: "source", title }, text),
-      );
-    });
+  for (const [id, source] of byId) {
+    const title = source.label || id;
+    list.append(
+      source.url
+        ? el("a", { class: "source", href: source.url, title, rel: "noopener noreferrer", target: "_blank" }, id)
+        : el("span", { class: "source", title }, id),
+    );
   }
   return list;
 }
 
-/** Format a number for people (1193 -> "1,193", 2.3 -> "2.3"). */
+/** Format a number for people (1193 -> "1,193", 2.3 -> "2.3", 0.005 -> "0.005"). */
 export function formatNumber(value) {
-  return Number(value).toLocaleString("en", { maximumFractionDigits: 2 });
+  const number = Number(value);
+  if (number !== 0 && Math.abs(number) < 1) return number.toLocaleString("en", { maximumSignificantDigits: 2 });
+  return number.toLocaleString("en", { maximumFractionDigits: 2 });
 }
 
 export function setStatus(node, text) {

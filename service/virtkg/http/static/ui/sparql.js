@@ -1,0 +1,216 @@
+// SPARQL editor over /sparql: CodeMirror 5 (window.CodeMirror, served from /vendor/) with its
+// SPARQL mode, the saved queries of /api/queries, a results table and downloads in every format.
+import { asList, el, fetchJSON, showError } from "./common.js";
+
+const PREFIXES = {
+  vkg: "https://w3id.org/virtkg/ontology#",
+  tech: "https://w3id.org/virtkg/technology/",
+  scn: "https://w3id.org/virtkg/scenario/",
+  fit: "https://w3id.org/virtkg/fit/",
+  src: "https://w3id.org/virtkg/source/",
+  cav: "https://w3id.org/virtkg/caveat/",
+  rdf: "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+  rdfs: "http://www.w3.org/2000/01/rdf-schema#",
+  owl: "http://www.w3.org/2002/07/owl#",
+  xsd: "http://www.w3.org/2001/XMLSchema#",
+  skos: "http://www.w3.org/2004/02/skos/core#",
+  dcterms: "http://purl.org/dc/terms/",
+};
+
+const START = `${Object.entries(PREFIXES)
+  .map(([prefix, iri]) => `PREFIX ${prefix}: <${iri}>`)
+  .join("\n")}
+
+# Every technology, its kind and its isolation boundary
+SELECT ?tech ?label ?boundary WHERE {
+  ?tech a vkg:Technology ; rdfs:label ?label .
+  OPTIONAL { ?tech vkg:isolationBoundary ?boundary }
+}
+ORDER BY ?label
+`;
+
+/** The formats /sparql serves, per query family: [format= value, label, file extension]. */
+const FORMATS = {
+  solutions: [["json", "JSON", "srj"], ["xml", "XML", "srx"], ["csv", "CSV", "csv"], ["tsv", "TSV", "tsv"]],
+  graph: [["turtle", "Turtle", "ttl"], ["ntriples", "N-Triples", "nt"], ["rdfxml", "RDF/XML", "rdf"], ["jsonld", "JSON-LD", "jsonld"]],
+};
+
+const form = document.getElementById("sparql-form");
+const textarea = document.getElementById("query");
+const saved = document.getElementById("saved");
+const savedDescription = document.getElementById("saved-description");
+const status = document.getElementById("sparql-status");
+const errorBox = document.getElementById("sparql-error");
+const table = document.getElementById("sparql-table");
+const graphOutput = document.getElementById("sparql-graph");
+const downloads = document.getElementById("downloads");
+
+let queries = new Map();
+
+const editor = window.CodeMirror.fromTextArea(textarea, {
+  mode: "application/sparql-query",
+  lineNumbers: true,
+  matchBrackets: true,
+  indentUnit: 2,
+  viewportMargin: Infinity,
+  extraKeys: {
+    Tab: false, // Tab and Shift-Tab move the focus: no keyboard trap
+    "Shift-Tab": false,
+    "Ctrl-Enter": () => run(),
+    "Cmd-Enter": () => run(),
+  },
+});
+editor.getInputField().setAttribute("aria-label", "SPARQL query");
+editor.getInputField().setAttribute("aria-describedby", "editor-help");
+
+/** SELECT/ASK -> "solutions"; CONSTRUCT/DESCRIBE -> "graph" (comments and prologue skipped). */
+function queryFamily(text) {
+  const body = text
+    .replace(/#[^\n]*/g, " ")
+    .replace(/<[^>]*>/g, "<>")
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""');
+  const match = body.match(/\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b/i);
+  if (!match) return "solutions";
+  return /^(CONSTRUCT|DESCRIBE)$/i.test(match[1]) ? "graph" : "solutions";
+}
+
+function updateDownloads() {
+  const text = editor.getValue();
+  const family = queryFamily(text);
+  downloads.replaceChildren(
+    el("span", { class: "help" }, "Download:"),
+    ...FORMATS[family].map(([format, label, ext]) =>
+      el(
+        "a",
+        {
+          href: `/sparql?${new URLSearchParams({ query: text, format })}`,
+          download: `virtkg-results.${ext}`,
+          "data-format": format,
+        },
+        label,
+      ),
+    ),
+  );
+}
+
+function compact(iri) {
+  for (const [prefix, base] of Object.entries(PREFIXES)) {
+    if (iri.startsWith(base) && /^[\w-]*$/.test(iri.slice(base.length))) return `${prefix}:${iri.slice(base.length)}`;
+  }
+  return `<${iri}>`;
+}
+
+function termCell(term) {
+  if (!term) return el("td", { class: "unbound" }, "");
+  if (term.type === "uri") return el("td", {}, el("a", { href: term.value, title: term.value }, compact(term.value)));
+  if (term.type === "bnode") return el("td", {}, `_:${term.value}`);
+  const note = term["xml:lang"] ? `@${term["xml:lang"]}` : term.datatype ? ` ${compact(term.datatype)}` : "";
+  return el("td", {}, term.value, note ? el("span", { class: "lit-type" }, ` ${note}`) : null);
+}
+
+function showSolutions(body, truncated) {
+  graphOutput.hidden = true;
+  if (typeof body.boolean === "boolean") {
+    table.replaceChildren(el("tbody", {}, el("tr", {}, el("th", { scope: "row" }, "ASK"), el("td", {}, String(body.boolean)))));
+    status.textContent = `ASK: ${body.boolean}.`;
+    return;
+  }
+  const vars = body.head?.vars || [];
+  const rows = body.results?.bindings || [];
+  table.replaceChildren(
+    el("thead", {}, el("tr", {}, ...vars.map((v) => el("th", { scope: "col" }, `?${v}`)))),
+    el("tbody", {}, ...rows.map((row) => el("tr", {}, ...vars.map((v) => termCell(row[v]))))),
+  );
+  table.dataset.rows = String(rows.length);
+  status.textContent = `${rows.length} row${rows.length === 1 ? "" : "s"}${truncated ? " (truncated by the server's row limit)" : ""}.`;
+}
+
+async function run() {
+  const text = editor.getValue();
+  const family = queryFamily(text);
+  showError(errorBox, "");
+  status.textContent = "Running…";
+  table.replaceChildren();
+  delete table.dataset.rows;
+  try {
+    const resp = await fetch("/sparql", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        Accept: family === "graph" ? "text/turtle" : "application/sparql-results+json",
+      },
+      body: new URLSearchParams({ query: text }).toString(),
+    });
+    const raw = await resp.text();
+    if (!resp.ok) {
+      let message = raw.trim();
+      try {
+        const parsed = JSON.parse(raw);
+        message = parsed.message ? `${parsed.error ? `${parsed.error}: ` : ""}${parsed.message}` : message;
+      } catch {
+        // text/plain "code: message" as SPARQL clients get it
+      }
+      status.textContent = `The query failed (HTTP ${resp.status}).`;
+      showError(errorBox, message || resp.statusText);
+      return;
+    }
+    const truncated = resp.headers.get("X-Virtkg-Truncated") === "true";
+    if (family === "graph") {
+      graphOutput.textContent = raw;
+      graphOutput.hidden = false;
+      const triples = raw.split("\n").filter((line) => /\.\s*$/.test(line) && !/^@prefix/i.test(line)).length;
+      status.textContent = `Graph result (Turtle, about ${triples} statement${triples === 1 ? "" : "s"})${truncated ? ", truncated" : ""}.`;
+    } else {
+      showSolutions(JSON.parse(raw), truncated);
+    }
+  } catch (error) {
+    status.textContent = "The query could not be sent.";
+    showError(errorBox, error.message);
+  }
+}
+
+function loadSaved(name, { push } = { push: false }) {
+  const query = queries.get(name);
+  if (!query) return;
+  saved.value = name;
+  editor.setValue(query.sparql.endsWith("\n") ? query.sparql : `${query.sparql}\n`);
+  savedDescription.textContent = query.description || "";
+  if (push) history.pushState(null, "", `${location.pathname}?saved=${encodeURIComponent(name)}`);
+  updateDownloads();
+}
+
+saved.addEventListener("change", () => {
+  if (saved.value) loadSaved(saved.value, { push: true });
+});
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  run();
+});
+
+let downloadTimer = null;
+editor.on("change", () => {
+  clearTimeout(downloadTimer);
+  downloadTimer = setTimeout(updateDownloads, 250);
+});
+
+window.addEventListener("popstate", () => {
+  const name = new URLSearchParams(location.search).get("saved");
+  if (name) loadSaved(name);
+});
+
+async function start() {
+  editor.setValue(START);
+  updateDownloads();
+  try {
+    const list = asList(await fetchJSON("/api/queries"), "queries");
+    queries = new Map(list.map((q) => [q.name, q]));
+    saved.append(...list.map((q) => el("option", { value: q.name }, q.title || q.name)));
+    const name = new URLSearchParams(location.search).get("saved");
+    if (name) loadSaved(name);
+  } catch (error) {
+    savedDescription.textContent = `Saved queries are not available: ${error.message}`;
+  }
+}
+
+start();
