@@ -60,37 +60,44 @@ PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
 PREFIX dcterms: <http://purl.org/dc/terms/>
 """
 
-# Each query is a UNION of branches with their own variables (a row tells its branch by which
-# variables are bound): one round trip, and no value repeated across rows more than needed.
-# Converting result terms to Python objects dominates the cost, so rows are kept narrow.
+# Each query is a UNION of branches tagged by ?part, projecting a few shared variables: one round
+# trip, and narrow rows (turning result rows into Python objects costs more than evaluating).
 VOCABULARY_QUERY = (
     PREFIXES
-    + """SELECT * WHERE {
+    + """SELECT ?part ?s ?o ?label ?def ?x WHERE {
   {
-    ?dim a vkg:RequirementDimension ; vkg:apiName ?apiName ; vkg:judgedBy ?judgedBy .
-    OPTIONAL { ?dim rdfs:label ?dimLabel }
-    OPTIONAL { ?dim skos:definition ?dimDef }
+    BIND("dim" AS ?part)
+    ?s a vkg:RequirementDimension ; vkg:apiName ?x ; vkg:judgedBy ?o .
+    OPTIONAL { ?s rdfs:label ?label }
+    OPTIONAL { ?s skos:definition ?def }
   } UNION {
-    ?req vkg:inDimension ?reqDim .
-    OPTIONAL { ?req vkg:apiValue ?apiValue }
-    OPTIONAL { ?req vkg:unit ?unit }
-    OPTIONAL { ?req rdfs:label ?reqLabel }
-    OPTIONAL { ?req skos:definition ?reqDef }
+    BIND("req" AS ?part)
+    ?s vkg:inDimension ?o .
+    OPTIONAL { ?s vkg:apiValue ?x }
+    OPTIONAL { ?s rdfs:label ?label }
+    OPTIONAL { ?s skos:definition ?def }
   } UNION {
-    ?numericReq a vkg:NumericRequirement .
+    BIND("unit" AS ?part)
+    ?s vkg:inDimension [] ; vkg:unit ?x .
   } UNION {
-    ?sup owl:onProperty vkg:satisfies ; owl:hasValue ?ruleReq .
+    BIND("numeric" AS ?part)
+    ?s a vkg:NumericRequirement .
+  } UNION {
+    BIND("rule" AS ?part)
+    ?sup owl:onProperty vkg:satisfies ; owl:hasValue ?s .
     ?sub rdfs:subClassOf ?sup .
     ?sub (owl:intersectionOf|owl:unionOf|rdf:first|rdf:rest)* ?node .
-    ?node owl:onProperty ?ruleProp .
-    FILTER(?ruleProp != vkg:satisfies)
+    ?node owl:onProperty ?o .
+    FILTER(?o != vkg:satisfies)
   } UNION {
-    ?scn a vkg:Scenario .
-    OPTIONAL { ?scn rdfs:label ?scnLabel }
-    OPTIONAL { ?scn vkg:fitClass ?fit }
-    OPTIONAL { ?scn vkg:rationale ?rationale }
+    BIND("scenario" AS ?part)
+    ?s a vkg:Scenario .
+    OPTIONAL { ?s rdfs:label ?label }
+    OPTIONAL { ?s vkg:fitClass ?o }
+    OPTIONAL { ?s vkg:rationale ?def }
   } UNION {
-    ?requiredBy a vkg:Scenario ; vkg:requires ?scnReq .
+    BIND("requires" AS ?part)
+    ?s a vkg:Scenario ; vkg:requires ?o .
   }
 }"""
 )
@@ -99,55 +106,64 @@ VOCABULARY_QUERY = (
 # nested OPTIONALs over owl:Axiom nodes are several times slower in pyoxigraph.
 FACTS_QUERY = (
     PREFIXES
-    + """SELECT * WHERE {
+    + """SELECT ?part ?s ?p ?o ?label ?src ?x ?y WHERE {
   {
+    BIND("fact" AS ?part)
     VALUES ?p { %(properties)s }
-    ?t ?p ?v .
-    OPTIONAL { ?v rdfs:label ?vLabel }
+    ?s ?p ?o .
+    OPTIONAL { ?o rdfs:label ?label }
   } UNION {
-    VALUES ?ap { %(properties)s }
-    ?ax owl:annotatedProperty ?ap ; owl:annotatedSource ?at ; owl:annotatedTarget ?av .
+    BIND("annotation" AS ?part)
+    VALUES ?p { %(properties)s }
+    ?ax owl:annotatedProperty ?p ; owl:annotatedSource ?s ; owl:annotatedTarget ?o .
     OPTIONAL { ?ax dcterms:source ?src }
-    OPTIONAL { ?ax rdfs:comment ?comment }
-    OPTIONAL { ?ax vkg:measuredIn ?measured }
-    OPTIONAL { ?ax vkg:evidence ?evidence }
+    OPTIONAL { ?ax rdfs:comment ?label }
+    OPTIONAL { ?ax vkg:measuredIn ?x }
+    OPTIONAL { ?ax vkg:evidence ?y }
   } UNION {
-    VALUES ?prop { %(properties)s }
-    ?prop rdfs:label ?propLabel .
+    BIND("property" AS ?part)
+    VALUES ?p { %(properties)s }
+    ?p rdfs:label ?label .
   } UNION {
-    ?source a vkg:Source .
-    OPTIONAL { ?source rdfs:label ?sourceLabel }
-    OPTIONAL { ?source rdfs:seeAlso ?url }
+    BIND("source" AS ?part)
+    ?src a vkg:Source .
+    OPTIONAL { ?src rdfs:label ?label }
+    OPTIONAL { ?src rdfs:seeAlso ?o }
   }
 }"""
 )
 
 TECHNOLOGIES_QUERY = (
     PREFIXES
-    + """SELECT * WHERE {
+    + """SELECT ?part ?s ?o ?label ?x ?y WHERE {
   {
-    GRAPH <%(data)s> { ?t a ?kind }
-    ?kind rdfs:subClassOf* vkg:Technology .
+    BIND("technology" AS ?part)
+    GRAPH <%(data)s> { ?s a ?o }
+    ?o rdfs:subClassOf* vkg:Technology .
     FILTER NOT EXISTS {
-      GRAPH <%(data)s> { ?t a ?other }
-      ?other rdfs:subClassOf+ ?kind .
-      FILTER(?other != ?kind)
+      GRAPH <%(data)s> { ?s a ?other }
+      ?other rdfs:subClassOf+ ?o .
+      FILTER(?other != ?o)
     }
-    OPTIONAL { ?t rdfs:label ?label }
-    OPTIONAL { ?kind rdfs:label ?kindLabel }
+    OPTIONAL { ?s rdfs:label ?label }
+    OPTIONAL { ?o rdfs:label ?x }
   } UNION {
-    VALUES ?req { %(requirements)s }
-    ?satisfier vkg:satisfies ?req .
+    BIND("satisfies" AS ?part)
+    VALUES ?o { %(requirements)s }
+    ?s vkg:satisfies ?o .
   } UNION {
-    VALUES ?fitClass { %(fit)s }
-    ?fitter a ?fitClass .
+    BIND("fits" AS ?part)
+    VALUES ?o { %(fit)s }
+    ?s a ?o .
   } UNION {
-    ?caveat vkg:appliesTo ?ct .
-    OPTIONAL { ?caveat rdfs:label ?cavLabel }
-    OPTIONAL { ?caveat vkg:caveatText ?text }
-    OPTIONAL { ?caveat vkg:caveatDimension ?cavDim }
+    BIND("caveat" AS ?part)
+    ?o vkg:appliesTo ?s .
+    OPTIONAL { ?o rdfs:label ?label }
+    OPTIONAL { ?o vkg:caveatText ?x }
+    OPTIONAL { ?o vkg:caveatDimension ?y }
   } UNION {
-    ?sourced vkg:appliesTo [] ; dcterms:source ?cavSrc .
+    BIND("caveat-source" AS ?part)
+    ?s vkg:appliesTo [] ; dcterms:source ?o .
   }
 }"""
 )
@@ -299,39 +315,35 @@ def load_vocabulary(store: KnowledgeStore) -> Vocabulary:
     rule_props: dict[str, list[str]] = {}
     scenarios: dict[str, dict] = {}
     for row in rows:
-        if "dim" in row:
-            iri = row["dim"].value
-            dims.setdefault(iri, {"name": row["apiName"].value, "judged_by": row["judgedBy"].value})
-            labels.add(iri, row.get("dimLabel"))
-            definitions.add(iri, row.get("dimDef"))
-        elif "req" in row:
-            iri = row["req"].value
+        part, iri = row["part"].value, row["s"].value
+        if part == "dim":
+            dims.setdefault(iri, {"name": row["x"].value, "judged_by": row["o"].value})
+            labels.add(iri, row.get("label"))
+            definitions.add(iri, row.get("def"))
+        elif part == "req":
             req = reqs.setdefault(iri, {})
-            req["dim"] = row["reqDim"].value
-            if "apiValue" in row:
-                req["value"] = row["apiValue"].value
-            if "unit" in row:
-                req["unit"] = row["unit"].value
-            labels.add(iri, row.get("reqLabel"))
-            definitions.add(iri, row.get("reqDef"))
-        elif "numericReq" in row:
-            numeric.add(row["numericReq"].value)
-        elif "ruleReq" in row:
-            props = rule_props.setdefault(row["ruleReq"].value, [])
-            if row["ruleProp"].value not in props:
-                props.append(row["ruleProp"].value)
-        elif "scn" in row:
-            iri = row["scn"].value
+            req["dim"] = row["o"].value
+            if "x" in row:
+                req["value"] = row["x"].value
+            labels.add(iri, row.get("label"))
+            definitions.add(iri, row.get("def"))
+        elif part == "unit":
+            reqs.setdefault(iri, {})["unit"] = row["x"].value
+        elif part == "numeric":
+            numeric.add(iri)
+        elif part == "rule":
+            props = rule_props.setdefault(iri, [])
+            if row["o"].value not in props:
+                props.append(row["o"].value)
+        elif part in ("scenario", "requires"):
             scn = scenarios.setdefault(iri, {"reqs": [], "fit": None, "rationale": None})
-            labels.add(iri, row.get("scnLabel"))
-            scn["fit"] = scn["fit"] or _text(row.get("fit"))
-            scn["rationale"] = scn["rationale"] or _text(row.get("rationale"))
-        elif "requiredBy" in row:
-            scn = scenarios.setdefault(
-                row["requiredBy"].value, {"reqs": [], "fit": None, "rationale": None}
-            )
-            if row["scnReq"].value not in scn["reqs"]:
-                scn["reqs"].append(row["scnReq"].value)
+            if part == "requires":
+                if row["o"].value not in scn["reqs"]:
+                    scn["reqs"].append(row["o"].value)
+                continue
+            labels.add(iri, row.get("label"))
+            scn["fit"] = scn["fit"] or _text(row.get("o"))
+            scn["rationale"] = scn["rationale"] or _text(row.get("def"))
 
     dimensions: dict[str, Dimension] = {}
     for iri, dim in dims.items():
@@ -698,8 +710,13 @@ class Recommendation:
 
 
 def _values(terms: Iterable[str]) -> str:
-    """A VALUES body of IRIs taken from the graph (serialized by pyoxigraph)."""
-    return " ".join(str(NamedNode(iri)) for iri in sorted(set(terms)))
+    """A VALUES body of IRIs taken from the graph (serialized by pyoxigraph).
+
+    An empty set becomes owl:Nothing, which nothing satisfies or is typed with in a consistent KB
+    (some engines, e.g. rdflib, fail on an empty VALUES block).
+    """
+    iris = sorted(set(terms)) or ["http://www.w3.org/2002/07/owl#Nothing"]
+    return " ".join(str(NamedNode(iri)) for iri in iris)
 
 
 def _rank(
@@ -718,34 +735,36 @@ def _rank(
     annotations: list[dict[str, Term]] = []
     sources: dict[str, dict] = {}
     for row in _rows(store.query(FACTS_QUERY % {"properties": _values(properties)})):
-        if "t" in row:
-            tech, prop, value = row["t"].value, row["p"].value, row["v"]
+        part = row["part"].value
+        if part == "fact":
+            tech, prop, value = row["s"].value, row["p"].value, row["o"]
             by_value = facts.setdefault(tech, {}).setdefault(prop, {})
             if value not in by_value:
                 by_value[value] = Fact(prop, value)
             if isinstance(value, NamedNode):
-                labels.add(value.value, row.get("vLabel"))
-        elif "ax" in row:
+                labels.add(value.value, row.get("label"))
+        elif part == "annotation":
             annotations.append(row)
-        elif "prop" in row:
-            labels.add(row["prop"].value, row.get("propLabel"))
-        elif "source" in row:
-            iri = row["source"].value
-            labels.add(iri, row.get("sourceLabel"))
-            source = sources.setdefault(iri, {"id": _local(iri, SOURCE_BASE), "iri": iri,
-                                              "label": None, "url": None})
-            source["url"] = source["url"] or _text(row.get("url"))
+        elif part == "property":
+            labels.add(row["p"].value, row.get("label"))
+        elif part == "source":
+            iri = row["src"].value
+            labels.add(iri, row.get("label"))
+            source = sources.setdefault(
+                iri, {"id": _local(iri, SOURCE_BASE), "iri": iri, "label": None, "url": None}
+            )
+            source["url"] = source["url"] or _text(row.get("o"))
     for row in annotations:
-        fact = facts.get(row["at"].value, {}).get(row["ap"].value, {}).get(row["av"])
+        fact = facts.get(row["s"].value, {}).get(row["p"].value, {}).get(row["o"])
         if fact is None:
             continue  # an annotation whose target is not asserted (a check reports it)
         if "src" in row:
             fact.sources.setdefault(row["src"].value, _source(row["src"].value, sources))
-        comment = _text(row.get("comment"))
+        comment = _text(row.get("label"))
         if comment and comment not in fact.comments:
             fact.comments.append(comment)
-        fact.measured_in = fact.measured_in or _text(row.get("measured"))
-        fact.evidence = fact.evidence or _text(row.get("evidence"))
+        fact.measured_in = fact.measured_in or _text(row.get("x"))
+        fact.evidence = fact.evidence or _text(row.get("y"))
 
     # 2. technologies: kind, inferred satisfaction, fit class membership, caveats
     query = TECHNOLOGIES_QUERY % {
@@ -759,24 +778,24 @@ def _rank(
     caveats: dict[str, dict[str, dict]] = {}
     caveat_sources: list[tuple[str, str]] = []
     for row in _rows(store.query(query)):
-        if "t" in row:
-            tech = row["t"].value
-            techs.setdefault(tech, {"kinds": set()})["kinds"].add(row["kind"].value)
-            labels.add(tech, row.get("label"))
-            labels.add(row["kind"].value, row.get("kindLabel"))
-        elif "satisfier" in row:
-            satisfied.add((row["satisfier"].value, row["req"].value))
-        elif "fitter" in row:
-            fitting.add(row["fitter"].value)
-        elif "caveat" in row:
-            cav = caveats.setdefault(row["ct"].value, {}).setdefault(
-                row["caveat"].value, {"text": None, "dim": None, "sources": {}}
+        part, subject = row["part"].value, row["s"].value
+        if part == "technology":
+            techs.setdefault(subject, {"kinds": set()})["kinds"].add(row["o"].value)
+            labels.add(subject, row.get("label"))
+            labels.add(row["o"].value, row.get("x"))
+        elif part == "satisfies":
+            satisfied.add((subject, row["o"].value))
+        elif part == "fits":
+            fitting.add(subject)
+        elif part == "caveat":
+            cav = caveats.setdefault(subject, {}).setdefault(
+                row["o"].value, {"text": None, "dim": None, "sources": {}}
             )
-            labels.add(row["caveat"].value, row.get("cavLabel"))
-            cav["text"] = cav["text"] or _text(row.get("text"))
-            cav["dim"] = cav["dim"] or _text(row.get("cavDim"))
-        elif "sourced" in row:
-            caveat_sources.append((row["sourced"].value, row["cavSrc"].value))
+            labels.add(row["o"].value, row.get("label"))
+            cav["text"] = cav["text"] or _text(row.get("x"))
+            cav["dim"] = cav["dim"] or _text(row.get("y"))
+        elif part == "caveat-source":
+            caveat_sources.append((subject, row["o"].value))
     for caveat, source in caveat_sources:
         for by_caveat in caveats.values():
             if caveat in by_caveat:
@@ -863,15 +882,25 @@ def _largest(facts: Iterable[Fact]) -> Decimal | None:
     return max(numbers) if numbers else None
 
 
-def recommend(store: KnowledgeStore, requirements: Mapping[str, object]) -> Recommendation:
-    """Rank every technology for ad-hoc requirements ``{apiName: apiValue | number | bool}``."""
-    vocabulary = load_vocabulary(store)
+def recommend(
+    store: KnowledgeStore,
+    requirements: Mapping[str, object],
+    *,
+    vocabulary: Vocabulary | None = None,
+) -> Recommendation:
+    """Rank every technology for ad-hoc requirements ``{apiName: apiValue | number | bool}``.
+
+    ``vocabulary`` (from :func:`load_vocabulary`, cached by the caller per KB state) saves a query.
+    """
+    vocabulary = vocabulary or load_vocabulary(store)
     return _rank(store, vocabulary, parse_requirements(vocabulary, requirements))
 
 
-def recommend_for_scenario(store: KnowledgeStore, scenario_id: str) -> Recommendation:
+def recommend_for_scenario(
+    store: KnowledgeStore, scenario_id: str, *, vocabulary: Vocabulary | None = None
+) -> Recommendation:
     """Rank every technology for a scenario; ``fits`` is membership of the scenario's fit class."""
-    vocabulary = load_vocabulary(store)
+    vocabulary = vocabulary or load_vocabulary(store)
     scenario = vocabulary.scenarios.get(scenario_id) if isinstance(scenario_id, str) else None
     if scenario is None:
         raise NotFound(
@@ -883,4 +912,5 @@ def recommend_for_scenario(store: KnowledgeStore, scenario_id: str) -> Recommend
         found = vocabulary.requirement(iri)
         if found is not None:
             wanted.append(Wanted(found[0], found[1]))
+    wanted.sort(key=lambda w: (w.dimension.name, w.requirement.value or ""))
     return _rank(store, vocabulary, wanted, scenario)
