@@ -21,9 +21,20 @@ BUILTIN = (
 )
 #: Scenario ids from docs/design.md; any other fit:* class found in the KB is added.
 DESIGN_SCENARIOS = [
-    "dev-test", "microservices", "legacy-apps", "regulated-isolation", "multi-tenant-untrusted",
-    "other-os", "other-cpu-arch", "gpu-trusted", "gpu-untrusted", "ci-untrusted-builds",
-    "edge-iot", "windows-containers", "cloud-vm-no-nested", "kubernetes-mixed-trust",
+    "dev-test",
+    "microservices",
+    "legacy-apps",
+    "regulated-isolation",
+    "multi-tenant-untrusted",
+    "other-os",
+    "other-cpu-arch",
+    "gpu-trusted",
+    "gpu-untrusted",
+    "ci-untrusted-builds",
+    "edge-iot",
+    "windows-containers",
+    "cloud-vm-no-nested",
+    "kubernetes-mixed-trust",
 ]
 HYPERVISOR_CLASSES = ["Type1Hypervisor", "Type2Hypervisor", "ContestedHypervisorType"]
 
@@ -35,7 +46,7 @@ def _fit_classes_in_kb() -> list[str]:
     for t in FILES.data_triples() + FILES.ontology_triples():
         for term in (t.subject, t.object):
             if isinstance(term, ox.NamedNode) and term.value.startswith(FIT):
-                found.add(term.value[len(FIT):])
+                found.add(term.value[len(FIT) :])
     return sorted(found | set(DESIGN_SCENARIOS))
 
 

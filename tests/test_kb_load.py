@@ -79,7 +79,7 @@ def test_content_hash_follows_every_file(tmp_path):
 def test_parse_error_names_file_and_line(tmp_path):
     kb = copy_kb(tmp_path / "kb")
     bad = kb / "data" / "broken.ttl"
-    bad.write_text("@prefix ex: <http://e/> .\nex:a ex:b ex:c .\nex:d ex:e \"unterminated .\n")
+    bad.write_text('@prefix ex: <http://e/> .\nex:a ex:b ex:c .\nex:d ex:e "unterminated .\n')
     with pytest.raises(CheckFailed) as info:
         KnowledgeBaseFiles.discover(kb).data_triples()
     assert "broken.ttl" in info.value.message

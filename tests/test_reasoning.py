@@ -29,7 +29,7 @@ def t(s: str, p: str, o: str) -> ox.Triple:
         if x == "a":
             return ox.NamedNode(A)
         if x.startswith(("rdfs:", "owl:")):
-            return ox.NamedNode({"rdfs": RDFS, "owl": OWL}[x[:x.index(":")]] + x.split(":")[1])
+            return ox.NamedNode({"rdfs": RDFS, "owl": OWL}[x[: x.index(":")]] + x.split(":")[1])
         return ox.NamedNode(E + x)
 
     return ox.Triple(term(s), term(p), term(o))
@@ -40,25 +40,56 @@ CASES = [
     ("cax-sco", {"cax-sco"}, ":A rdfs:subClassOf :B . :x a :A .", ("x", "a", "B")),
     ("cax-eqc1", {"scm-eqc1"}, ":A owl:equivalentClass :B . :x a :A .", ("x", "a", "B")),
     ("cax-eqc2", {"scm-eqc1"}, ":A owl:equivalentClass :B . :x a :B .", ("x", "a", "A")),
-    ("scm-sco", {"scm-sco"}, ":A rdfs:subClassOf :B . :B rdfs:subClassOf :C .",
-     ("A", "rdfs:subClassOf", "C")),
+    (
+        "scm-sco",
+        {"scm-sco"},
+        ":A rdfs:subClassOf :B . :B rdfs:subClassOf :C .",
+        ("A", "rdfs:subClassOf", "C"),
+    ),
     ("scm-eqc1", {"scm-eqc1"}, ":A owl:equivalentClass :B .", ("B", "rdfs:subClassOf", "A")),
-    ("scm-eqc2", {"scm-eqc2"}, ":A rdfs:subClassOf :B . :B rdfs:subClassOf :A .",
-     ("A", "owl:equivalentClass", "B")),
-    ("scm-spo", {"scm-spo"}, ":p rdfs:subPropertyOf :q . :q rdfs:subPropertyOf :r .",
-     ("p", "rdfs:subPropertyOf", "r")),
-    ("scm-eqp1", {"scm-eqp1"}, ":p owl:equivalentProperty :q .",
-     ("q", "rdfs:subPropertyOf", "p")),
-    ("scm-eqp2", {"scm-eqp2"}, ":p rdfs:subPropertyOf :q . :q rdfs:subPropertyOf :p .",
-     ("p", "owl:equivalentProperty", "q")),
-    ("scm-dom1", {"scm-dom1"}, ":p rdfs:domain :A . :A rdfs:subClassOf :B .",
-     ("p", "rdfs:domain", "B")),
-    ("scm-dom2", {"scm-dom2"}, ":q rdfs:domain :A . :p rdfs:subPropertyOf :q .",
-     ("p", "rdfs:domain", "A")),
-    ("scm-rng1", {"scm-rng1"}, ":p rdfs:range :A . :A rdfs:subClassOf :B .",
-     ("p", "rdfs:range", "B")),
-    ("scm-rng2", {"scm-rng2"}, ":q rdfs:range :A . :p rdfs:subPropertyOf :q .",
-     ("p", "rdfs:range", "A")),
+    (
+        "scm-eqc2",
+        {"scm-eqc2"},
+        ":A rdfs:subClassOf :B . :B rdfs:subClassOf :A .",
+        ("A", "owl:equivalentClass", "B"),
+    ),
+    (
+        "scm-spo",
+        {"scm-spo"},
+        ":p rdfs:subPropertyOf :q . :q rdfs:subPropertyOf :r .",
+        ("p", "rdfs:subPropertyOf", "r"),
+    ),
+    ("scm-eqp1", {"scm-eqp1"}, ":p owl:equivalentProperty :q .", ("q", "rdfs:subPropertyOf", "p")),
+    (
+        "scm-eqp2",
+        {"scm-eqp2"},
+        ":p rdfs:subPropertyOf :q . :q rdfs:subPropertyOf :p .",
+        ("p", "owl:equivalentProperty", "q"),
+    ),
+    (
+        "scm-dom1",
+        {"scm-dom1"},
+        ":p rdfs:domain :A . :A rdfs:subClassOf :B .",
+        ("p", "rdfs:domain", "B"),
+    ),
+    (
+        "scm-dom2",
+        {"scm-dom2"},
+        ":q rdfs:domain :A . :p rdfs:subPropertyOf :q .",
+        ("p", "rdfs:domain", "A"),
+    ),
+    (
+        "scm-rng1",
+        {"scm-rng1"},
+        ":p rdfs:range :A . :A rdfs:subClassOf :B .",
+        ("p", "rdfs:range", "B"),
+    ),
+    (
+        "scm-rng2",
+        {"scm-rng2"},
+        ":q rdfs:range :A . :p rdfs:subPropertyOf :q .",
+        ("p", "rdfs:range", "A"),
+    ),
     ("scm-int", {"scm-int"}, ":C owl:intersectionOf ( :A :B ) .", ("C", "rdfs:subClassOf", "B")),
     ("scm-uni", {"scm-uni"}, ":C owl:unionOf ( :A :B ) .", ("B", "rdfs:subClassOf", "C")),
     ("prp-spo1", {"prp-spo1"}, ":p rdfs:subPropertyOf :q . :x :p :y .", ("x", "q", "y")),
@@ -69,40 +100,75 @@ CASES = [
     ("prp-inv1", {"prp-inv1"}, ":p owl:inverseOf :q . :x :p :y .", ("y", "q", "x")),
     ("prp-inv2", {"prp-inv2"}, ":p owl:inverseOf :q . :x :q :y .", ("y", "p", "x")),
     ("prp-symp", {"prp-symp"}, ":p a owl:SymmetricProperty . :x :p :y .", ("y", "p", "x")),
-    ("prp-trp", {"prp-trp"}, ":p a owl:TransitiveProperty . :x :p :y . :y :p :z . :z :p :w .",
-     ("x", "p", "w")),
-    ("cls-hv1", {"cls-hv1"}, ":R owl:onProperty :p ; owl:hasValue :v . :x a :R .",
-     ("x", "p", "v")),
-    ("cls-hv2", {"cls-hv2"}, ":R owl:onProperty :p ; owl:hasValue :v . :x :p :v .",
-     ("x", "a", "R")),
-    ("cls-hv2-literal", {"cls-hv2"}, ':R owl:onProperty :p ; owl:hasValue "yes" . :x :p "yes" .',
-     ("x", "a", "R")),
-    ("cls-int1", {"cls-int1"}, ":C owl:intersectionOf ( :A :B ) . :x a :A , :B .",
-     ("x", "a", "C")),
-    ("cls-int2", {"cls-int2", "scm-int"}, ":C owl:intersectionOf ( :A :B ) . :x a :C .",
-     ("x", "a", "B")),
+    (
+        "prp-trp",
+        {"prp-trp"},
+        ":p a owl:TransitiveProperty . :x :p :y . :y :p :z . :z :p :w .",
+        ("x", "p", "w"),
+    ),
+    ("cls-hv1", {"cls-hv1"}, ":R owl:onProperty :p ; owl:hasValue :v . :x a :R .", ("x", "p", "v")),
+    (
+        "cls-hv2",
+        {"cls-hv2"},
+        ":R owl:onProperty :p ; owl:hasValue :v . :x :p :v .",
+        ("x", "a", "R"),
+    ),
+    (
+        "cls-hv2-literal",
+        {"cls-hv2"},
+        ':R owl:onProperty :p ; owl:hasValue "yes" . :x :p "yes" .',
+        ("x", "a", "R"),
+    ),
+    ("cls-int1", {"cls-int1"}, ":C owl:intersectionOf ( :A :B ) . :x a :A , :B .", ("x", "a", "C")),
+    (
+        "cls-int2",
+        {"cls-int2", "scm-int"},
+        ":C owl:intersectionOf ( :A :B ) . :x a :C .",
+        ("x", "a", "B"),
+    ),
     ("cls-uni", {"cls-uni", "scm-uni"}, ":C owl:unionOf ( :A :B ) . :x a :B .", ("x", "a", "C")),
-    ("cls-svf1", {"cls-svf1"},
-     ":R owl:onProperty :p ; owl:someValuesFrom :Y . :x :p :v . :v a :Y .", ("x", "a", "R")),
-    ("cls-svf2", {"cls-svf2"}, ":R owl:onProperty :p ; owl:someValuesFrom owl:Thing . :x :p :v .",
-     ("x", "a", "R")),
-    ("cls-avf", {"cls-avf"}, ":R owl:onProperty :p ; owl:allValuesFrom :Y . :x a :R ; :p :v .",
-     ("v", "a", "Y")),
+    (
+        "cls-svf1",
+        {"cls-svf1"},
+        ":R owl:onProperty :p ; owl:someValuesFrom :Y . :x :p :v . :v a :Y .",
+        ("x", "a", "R"),
+    ),
+    (
+        "cls-svf2",
+        {"cls-svf2"},
+        ":R owl:onProperty :p ; owl:someValuesFrom owl:Thing . :x :p :v .",
+        ("x", "a", "R"),
+    ),
+    (
+        "cls-avf",
+        {"cls-avf"},
+        ":R owl:onProperty :p ; owl:allValuesFrom :Y . :x a :R ; :p :v .",
+        ("v", "a", "Y"),
+    ),
     # Our ontology's shapes: GCIs between anonymous restrictions, and defined fit classes.
-    ("satisfies-gci", {"cls-hv1"},
-     "[ owl:onProperty :boundary ; owl:hasValue :HW ] rdfs:subClassOf "
-     "[ owl:onProperty :satisfies ; owl:hasValue :MinIsolationHardware ] . :x :boundary :HW .",
-     ("x", "satisfies", "MinIsolationHardware")),
-    ("fit-class", {"cls-int1"},
-     ":Fit owl:equivalentClass [ owl:intersectionOf ( :Technology "
-     "[ owl:onProperty :satisfies ; owl:hasValue :R1 ] "
-     "[ owl:onProperty :satisfies ; owl:hasValue :R2 ] ) ] . "
-     ":x a :Technology ; :satisfies :R1 , :R2 .",
-     ("x", "a", "Fit")),
+    (
+        "satisfies-gci",
+        {"cls-hv1"},
+        "[ owl:onProperty :boundary ; owl:hasValue :HW ] rdfs:subClassOf "
+        "[ owl:onProperty :satisfies ; owl:hasValue :MinIsolationHardware ] . :x :boundary :HW .",
+        ("x", "satisfies", "MinIsolationHardware"),
+    ),
+    (
+        "fit-class",
+        {"cls-int1"},
+        ":Fit owl:equivalentClass [ owl:intersectionOf ( :Technology "
+        "[ owl:onProperty :satisfies ; owl:hasValue :R1 ] "
+        "[ owl:onProperty :satisfies ; owl:hasValue :R2 ] ) ] . "
+        ":x a :Technology ; :satisfies :R1 , :R2 .",
+        ("x", "a", "Fit"),
+    ),
     # A property that is a sub-property of rdfs:subClassOf changes the TBox mid-run (recompile).
-    ("tbox-from-abox", {"prp-spo1"},
-     ":narrower rdfs:subPropertyOf rdfs:subClassOf . :A :narrower :B . :x a :A .",
-     ("x", "a", "B")),
+    (
+        "tbox-from-abox",
+        {"prp-spo1"},
+        ":narrower rdfs:subPropertyOf rdfs:subClassOf . :A :narrower :B . :x a :A .",
+        ("x", "a", "B"),
+    ),
 ]
 
 
@@ -150,21 +216,32 @@ def test_result_reports_rounds_and_time() -> None:
 
 INCONSISTENT = [
     ("cax-dw", ":A owl:disjointWith :B . :x a :A , :B .", ["http://e/x", "<http://e/A>"]),
-    ("cax-adc",
-     "[] a owl:AllDisjointClasses ; owl:members ( :A :B :C ) . :K rdfs:subClassOf :C . "
-     ":x a :A , :K .",
-     ["http://e/x", "<http://e/A>", "<http://e/C>", "declared disjoint"]),
+    (
+        "cax-adc",
+        "[] a owl:AllDisjointClasses ; owl:members ( :A :B :C ) . :K rdfs:subClassOf :C . "
+        ":x a :A , :K .",
+        ["http://e/x", "<http://e/A>", "<http://e/C>", "declared disjoint"],
+    ),
     ("cls-nothing2", ":x a owl:Nothing .", ["http://e/x", "owl:Nothing"]),
     ("cls-com", ":A owl:complementOf :B . :x a :A , :B .", ["http://e/x", "complement"]),
     ("prp-irp", ":p a owl:IrreflexiveProperty . :x :p :x .", ["http://e/x", "irreflexive"]),
     ("prp-asyp", ":p a owl:AsymmetricProperty . :x :p :y . :y :p :x .", ["asymmetric"]),
     ("prp-pdw", ":p owl:propertyDisjointWith :q . :x :p :y ; :q :y .", ["http://e/x"]),
-    ("prp-adp", "[] a owl:AllDisjointProperties ; owl:members ( :p :q ) . :x :p :y ; :q :y .",
-     ["http://e/x"]),
-    ("eq-diff1", ":x owl:differentFrom :y . :y owl:sameAs :z . :z owl:sameAs :x .",
-     ["http://e/x", "http://e/y"]),
-    ("eq-diff2", "[] a owl:AllDifferent ; owl:distinctMembers ( :x :y :z ) . :x owl:sameAs :z .",
-     ["http://e/x", "http://e/z", "owl:AllDifferent"]),
+    (
+        "prp-adp",
+        "[] a owl:AllDisjointProperties ; owl:members ( :p :q ) . :x :p :y ; :q :y .",
+        ["http://e/x"],
+    ),
+    (
+        "eq-diff1",
+        ":x owl:differentFrom :y . :y owl:sameAs :z . :z owl:sameAs :x .",
+        ["http://e/x", "http://e/y"],
+    ),
+    (
+        "eq-diff2",
+        "[] a owl:AllDifferent ; owl:distinctMembers ( :x :y :z ) . :x owl:sameAs :z .",
+        ["http://e/x", "http://e/z", "owl:AllDifferent"],
+    ),
 ]
 
 

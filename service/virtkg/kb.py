@@ -26,8 +26,7 @@ def parse_turtle(path: Path) -> list[Triple]:
     """Parse one Turtle file; a syntax error raises CheckFailed naming the file and line."""
     try:
         return [
-            q.triple
-            for q in parse(path=path, format=RdfFormat.TURTLE, rename_blank_nodes=True)
+            q.triple for q in parse(path=path, format=RdfFormat.TURTLE, rename_blank_nodes=True)
         ]
     except SyntaxError as exc:
         line = getattr(exc, "lineno", None)

@@ -18,6 +18,7 @@ from pyoxigraph import BlankNode, DefaultGraph, NamedNode, Quad, Store, Triple, 
 from virtkg.errors import InconsistentKnowledgeBase
 from virtkg.reasoning.rules import (
     CHECKS,
+    DELTA_GRAPH,
     NEW_GRAPH,
     OWL,
     PREFIXES,
@@ -36,8 +37,11 @@ _NEW = NamedNode(NEW_GRAPH)
 _TYPE = RDF + "type"
 _TRIVIAL_OBJECTS = {(_TYPE, OWL + "Thing"), (RDFS + "subClassOf", OWL + "Thing")}
 _REFLEXIVE = {
-    OWL + "sameAs", RDFS + "subClassOf", OWL + "equivalentClass",
-    RDFS + "subPropertyOf", OWL + "equivalentProperty",
+    OWL + "sameAs",
+    RDFS + "subClassOf",
+    OWL + "equivalentClass",
+    RDFS + "subPropertyOf",
+    OWL + "equivalentProperty",
 }
 
 #: Prefixes used to name entities in error messages.
@@ -77,7 +81,7 @@ def short_name(term: object) -> str:
         return "[anonymous class]"
     for prefix, ns in SHORT_PREFIXES.items():
         if value.startswith(ns) and value != ns:
-            return f"{prefix}:{value[len(ns):]}"
+            return f"{prefix}:{value[len(ns) :]}"
     return str(term)
 
 
@@ -96,18 +100,21 @@ def _quads(asserted: Iterable[Triple]) -> Iterator[Quad]:
 
 
 def _end_round(store: Store) -> set[Key]:
-    """Keys (predicates, classes) that got new triples this round; move them to INFERRED."""
+    """Keys (predicates, classes) that got new triples this round.
+
+    The round's new triples are added to INFERRED and become the next round's delta.
+    """
     keys: set[Key] = set()
     for row in store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{NEW_GRAPH}> {{ ?s ?p ?o }} }}"):
         keys.add(("p", row[0].value))
     if not keys:
         return keys
-    for row in store.query(
-        f"SELECT DISTINCT ?c WHERE {{ GRAPH <{NEW_GRAPH}> {{ ?s a ?c }} }}"
-    ):
+    for row in store.query(f"SELECT DISTINCT ?c WHERE {{ GRAPH <{NEW_GRAPH}> {{ ?s a ?c }} }}"):
         if isinstance(row[0], NamedNode):
             keys.add(("t", row[0].value))
-    store.update(f"ADD <{NEW_GRAPH}> TO <{INFERRED.value}> ; CLEAR GRAPH <{NEW_GRAPH}>")
+    store.update(
+        f"ADD <{NEW_GRAPH}> TO <{INFERRED.value}> ; MOVE SILENT <{NEW_GRAPH}> TO <{DELTA_GRAPH}>"
+    )
     return keys
 
 
@@ -159,7 +166,12 @@ def check_consistency(store: Store, disabled: Collection[str] = (), limit: int =
     for check in CHECKS:
         if check.name in disabled:
             continue
-        for row in store.query(check.sparql + f" LIMIT {int(limit)}", prefixes=PREFIXES):
+        rows = [
+            row
+            for sparql in check.queries(store)
+            for row in store.query(sparql + f" LIMIT {int(limit)}", prefixes=PREFIXES)
+        ]
+        for row in rows:
             x, a, b = row["x"], row["a"], row["b"]
             names = {"x": short_name(x), "a": short_name(a), "b": short_name(b)}
             entry = {
@@ -186,9 +198,7 @@ def check_consistency(store: Store, disabled: Collection[str] = (), limit: int =
     )
 
 
-def materialize(
-    asserted: Iterable[Triple], *, disabled: Collection[str] = ()
-) -> MaterializeResult:
+def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -> MaterializeResult:
     """Infer the OWL 2 RL consequences of ``asserted`` that our ontology needs.
 
     Returns only triples that were not asserted, without blank nodes (inferences about anonymous
@@ -215,9 +225,13 @@ def materialize(
             changed, schema_dirty = None, False
         rounds += 1
         for rule in rules:
-            if changed is None or rule.inputs is None or rule.inputs & changed:
+            if changed is None:
                 store.update(rule.sparql, prefixes=PREFIXES)
-                runs += 1
+            elif rule.inputs is None or rule.inputs & changed:
+                store.update(rule.delta_sparql(changed), prefixes=PREFIXES)
+            else:
+                continue
+            runs += 1
         changed = _end_round(store)
         if not changed:
             break

@@ -17,8 +17,9 @@ skolemized to IRIs under :data:`SKOLEM_PREFIX` before reasoning, so every TBox t
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from pyoxigraph import NamedNode, Store
@@ -28,6 +29,7 @@ RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 
 NEW_GRAPH = "urn:virtkg:reasoning:new"
+DELTA_GRAPH = "urn:virtkg:reasoning:delta"
 SKOLEM_PREFIX = "urn:virtkg:skolem:"
 
 PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL}
@@ -36,33 +38,104 @@ PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL}
 Key = tuple[str, str]
 
 #: Predicates and types that make up the TBox; a new triple using one forces a recompile.
-SCHEMA_PREDICATES = frozenset(
-    RDFS + name for name in ("subClassOf", "subPropertyOf", "domain", "range")
-) | frozenset(
-    OWL + name
-    for name in (
-        "equivalentClass", "equivalentProperty", "inverseOf", "onProperty", "hasValue",
-        "someValuesFrom", "allValuesFrom", "intersectionOf", "unionOf",
+SCHEMA_PREDICATES = (
+    frozenset(RDFS + name for name in ("subClassOf", "subPropertyOf", "domain", "range"))
+    | frozenset(
+        OWL + name
+        for name in (
+            "equivalentClass",
+            "equivalentProperty",
+            "inverseOf",
+            "onProperty",
+            "hasValue",
+            "someValuesFrom",
+            "allValuesFrom",
+            "intersectionOf",
+            "unionOf",
+        )
     )
-) | {RDF + "first", RDF + "rest"}
+    | {RDF + "first", RDF + "rest"}
+)
 SCHEMA_TYPES = frozenset({OWL + "TransitiveProperty", OWL + "SymmetricProperty"})
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One SPARQL ``INSERT`` rule; ``inputs`` = None means "run whenever anything changed"."""
+    """One SPARQL ``INSERT`` rule.
+
+    ``sparql`` reads the whole default graph. With ``atoms`` the rule also has a semi-naive form
+    (:meth:`delta_sparql`): one branch per atom whose input changed, that atom read from the
+    previous round's new triples (:data:`DELTA_GRAPH`), the others from the default graph.
+    ``inputs`` = None means "run whenever anything changed".
+    """
 
     name: str
     sparql: str
     inputs: frozenset[Key] | None = None
+    head: str = ""
+    atoms: tuple[tuple[Key | None, str], ...] = ()
+    tbox: str = ""
+    filters: str = ""
+    guard: str = ""
+
+    def delta_sparql(self, changed: set[Key]) -> str:
+        """The semi-naive form for the keys that changed (the full form if there is none)."""
+        if not self.atoms:
+            return self.sparql
+        texts = [text for _, text in self.atoms]
+        branches = []
+        for i, (key, text) in enumerate(self.atoms):
+            if key is None or key in changed:
+                parts = [f"GRAPH <{DELTA_GRAPH}> {{ {text} }}", *texts[:i], *texts[i + 1 :]]
+                branches.append("{ " + " ".join(parts) + " }")
+        if not branches:
+            return self.sparql
+        where = f"{self.tbox} {' UNION '.join(branches)} {self.filters}"
+        return _insert(self.head, where, self.guard)
 
 
-def _insert(head: str, where: str) -> str:
-    """An INSERT writing ``head`` to the default graph and to the per-round change graph."""
+def _insert(head: str, where: str, guard: str = "") -> str:
+    """An INSERT of ``head`` (if new) into the default graph and the per-round change graph.
+
+    "If new" is a MINUS (a hash anti-join in Oxigraph, ~15x faster here than FILTER NOT EXISTS);
+    ``guard`` (TBox patterns) narrows what the MINUS side scans; MINUS compares shared variables
+    only, so extra guard variables do not change the result.
+    """
+    variables = " ".join(sorted(set(re.findall(r"\?\w+", head))))
     return (
         f"INSERT {{ {head} GRAPH <{NEW_GRAPH}> {{ {head} }} }}\n"
-        f"WHERE {{ {where} FILTER NOT EXISTS {{ {head} }} }}"
+        f"WHERE {{ {{ SELECT DISTINCT {variables} WHERE {{ {where} }} }} "
+        f"MINUS {{ {guard} {head} }} }}"
     )
+
+
+_TYPE_ATOM = re.compile(r"^\?\w+ a <([^>]+)> \.$")
+_PROPERTY_ATOM = re.compile(r"^\?\w+ <([^>]+)> \?\w+ \.$")
+
+
+def _atom_key(atom: str) -> Key | None:
+    """The input key an atom reads, if it names its class or predicate."""
+    if m := _TYPE_ATOM.match(atom):
+        return ("t", m.group(1))
+    if m := _PROPERTY_ATOM.match(atom):
+        return ("p", m.group(1))
+    return None
+
+
+def make_rule(
+    name: str,
+    head: str,
+    atoms: Sequence[str],
+    inputs: Iterable[Key],
+    tbox: str = "",
+    filters: str = "",
+    semi_naive: bool = True,
+    guard: str = "",
+) -> Rule:
+    """A rule whose body is ``tbox`` (schema patterns) + data ``atoms`` + ``filters``."""
+    full = _insert(head, f"{tbox} {' '.join(atoms)} {filters}", guard)
+    keyed = tuple((_atom_key(a), a) for a in atoms) if semi_naive else ()
+    return Rule(name, full, frozenset(inputs), head, keyed, tbox, filters, guard)
 
 
 def _values(var: str, iris: Iterable[str]) -> str:
@@ -73,33 +146,62 @@ def _n(iri: str) -> str:
     return str(NamedNode(iri))
 
 
-SCO, SPO, EQC, EQP = "rdfs:subClassOf", "rdfs:subPropertyOf", "owl:equivalentClass", (
-    "owl:equivalentProperty"
+SCO, SPO, EQC, EQP = (
+    "rdfs:subClassOf",
+    "rdfs:subPropertyOf",
+    "owl:equivalentClass",
+    ("owl:equivalentProperty"),
 )
 MEMBER = "rdf:rest*/rdf:first"
 
 #: Schema rules: generic over the TBox, run to a fixpoint before the instance rules are compiled.
 SCHEMA_RULES: tuple[Rule, ...] = (
-    Rule("scm-sco", _insert("?a rdfs:subClassOf ?c .",
-                            f"?a {SCO} ?b . ?b {SCO} ?c . FILTER(?a != ?c)")),
-    Rule("scm-eqc1", _insert("?a rdfs:subClassOf ?b .",
-                             f"{{ ?a {EQC} ?b }} UNION {{ ?b {EQC} ?a }} FILTER(?a != ?b)")),
-    Rule("scm-eqc2", _insert("?a owl:equivalentClass ?b .",
-                             f"?a {SCO} ?b . ?b {SCO} ?a . FILTER(?a != ?b)")),
-    Rule("scm-spo", _insert("?a rdfs:subPropertyOf ?c .",
-                            f"?a {SPO} ?b . ?b {SPO} ?c . FILTER(?a != ?c)")),
-    Rule("scm-eqp1", _insert("?a rdfs:subPropertyOf ?b .",
-                             f"{{ ?a {EQP} ?b }} UNION {{ ?b {EQP} ?a }} FILTER(?a != ?b)")),
-    Rule("scm-eqp2", _insert("?a owl:equivalentProperty ?b .",
-                             f"?a {SPO} ?b . ?b {SPO} ?a . FILTER(?a != ?b)")),
+    Rule(
+        "scm-sco",
+        _insert("?a rdfs:subClassOf ?c .", f"?a {SCO} ?b . ?b {SCO} ?c . FILTER(?a != ?c)"),
+    ),
+    Rule(
+        "scm-eqc1",
+        _insert(
+            "?a rdfs:subClassOf ?b .", f"{{ ?a {EQC} ?b }} UNION {{ ?b {EQC} ?a }} FILTER(?a != ?b)"
+        ),
+    ),
+    Rule(
+        "scm-eqc2",
+        _insert("?a owl:equivalentClass ?b .", f"?a {SCO} ?b . ?b {SCO} ?a . FILTER(?a != ?b)"),
+    ),
+    Rule(
+        "scm-spo",
+        _insert("?a rdfs:subPropertyOf ?c .", f"?a {SPO} ?b . ?b {SPO} ?c . FILTER(?a != ?c)"),
+    ),
+    Rule(
+        "scm-eqp1",
+        _insert(
+            "?a rdfs:subPropertyOf ?b .",
+            f"{{ ?a {EQP} ?b }} UNION {{ ?b {EQP} ?a }} FILTER(?a != ?b)",
+        ),
+    ),
+    Rule(
+        "scm-eqp2",
+        _insert("?a owl:equivalentProperty ?b .", f"?a {SPO} ?b . ?b {SPO} ?a . FILTER(?a != ?b)"),
+    ),
     Rule("scm-dom1", _insert("?p rdfs:domain ?c2 .", f"?p rdfs:domain ?c1 . ?c1 {SCO} ?c2 .")),
     Rule("scm-dom2", _insert("?p1 rdfs:domain ?c .", f"?p2 rdfs:domain ?c . ?p1 {SPO} ?p2 .")),
     Rule("scm-rng1", _insert("?p rdfs:range ?c2 .", f"?p rdfs:range ?c1 . ?c1 {SCO} ?c2 .")),
     Rule("scm-rng2", _insert("?p1 rdfs:range ?c .", f"?p2 rdfs:range ?c . ?p1 {SPO} ?p2 .")),
-    Rule("scm-int", _insert("?c rdfs:subClassOf ?m .",
-                            f"?c owl:intersectionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)")),
-    Rule("scm-uni", _insert("?m rdfs:subClassOf ?c .",
-                            f"?c owl:unionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)")),
+    Rule(
+        "scm-int",
+        _insert(
+            "?c rdfs:subClassOf ?m .",
+            f"?c owl:intersectionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)",
+        ),
+    ),
+    Rule(
+        "scm-uni",
+        _insert(
+            "?m rdfs:subClassOf ?c .", f"?c owl:unionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)"
+        ),
+    ),
 )
 
 
@@ -126,43 +228,62 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
     thing = OWL + "Thing"
     rules: list[Rule] = []
 
-    def add(name: str, head: str, where: str, inputs: Iterable[Key]) -> None:
+    def add(name: str, head: str, atoms: Sequence[str], inputs: Iterable[Key], **kw) -> None:
         if name not in disabled:
-            rules.append(Rule(name, _insert(head, where), frozenset(inputs)))
+            rules.append(make_rule(name, head, atoms, inputs, **kw))
 
     # prp-spo1 (and prp-eqp1/2 via scm-eqp1): grouped by super-property.
     supers: dict[str, set[str]] = defaultdict(set)
     for p1, p2 in _select(store, f"SELECT ?a ?b WHERE {{ ?a {SPO} ?b FILTER(?a != ?b) }}"):
         supers[p2].add(p1)
     for p2, subs in supers.items():
-        add("prp-spo1", f"?x {_n(p2)} ?y .", f"{_values('p', subs)} ?x ?p ?y .",
-            (("p", p) for p in subs))
+        add(
+            "prp-spo1",
+            f"?x {_n(p2)} ?y .",
+            ["?x ?p ?y ."],
+            (("p", p) for p in subs),
+            tbox=_values("p", subs),
+        )
 
     # prp-inv1/2, prp-symp, prp-trp.
+    not_literal = "FILTER(!isLiteral(?y))"
     for p1, p2 in _select(store, "SELECT ?a ?b WHERE { ?a owl:inverseOf ?b }"):
-        add("prp-inv1", f"?y {_n(p2)} ?x .", f"?x {_n(p1)} ?y . FILTER(!isLiteral(?y))",
-            [("p", p1)])
-        add("prp-inv2", f"?y {_n(p1)} ?x .", f"?x {_n(p2)} ?y . FILTER(!isLiteral(?y))",
-            [("p", p2)])
+        add(
+            "prp-inv1", f"?y {_n(p2)} ?x .", [f"?x {_n(p1)} ?y ."], [("p", p1)], filters=not_literal
+        )
+        add(
+            "prp-inv2", f"?y {_n(p1)} ?x .", [f"?x {_n(p2)} ?y ."], [("p", p2)], filters=not_literal
+        )
     for (p,) in _select(store, "SELECT ?p WHERE { ?p a owl:SymmetricProperty }"):
-        add("prp-symp", f"?y {_n(p)} ?x .", f"?x {_n(p)} ?y . FILTER(!isLiteral(?y))",
-            [("p", p)])
+        add("prp-symp", f"?y {_n(p)} ?x .", [f"?x {_n(p)} ?y ."], [("p", p)], filters=not_literal)
     for (p,) in _select(store, "SELECT ?p WHERE { ?p a owl:TransitiveProperty }"):
         # One pass of the property path gives the whole transitive closure.
-        add("prp-trp", f"?x {_n(p)} ?z .", f"?x {_n(p)} ?y . ?y {_n(p)}+ ?z .", [("p", p)])
+        add(
+            "prp-trp",
+            f"?x {_n(p)} ?z .",
+            [f"?x {_n(p)} ?y . ?y {_n(p)}+ ?z ."],
+            [("p", p)],
+            semi_naive=False,
+        )
 
     # prp-dom / prp-rng: grouped by class.
     for rule, query, var, literal_filter in (
         ("prp-dom", "SELECT ?p ?c WHERE { ?p rdfs:domain ?c }", "x", ""),
-        ("prp-rng", "SELECT ?p ?c WHERE { ?p rdfs:range ?c }", "y", "FILTER(!isLiteral(?y))"),
+        ("prp-rng", "SELECT ?p ?c WHERE { ?p rdfs:range ?c }", "y", not_literal),
     ):
         by_class: dict[str, set[str]] = defaultdict(set)
         for p, c in _select(store, query):
             if c != thing:
                 by_class[c].add(p)
         for c, props in by_class.items():
-            add(rule, f"?{var} a {_n(c)} .", f"{_values('p', props)} ?x ?p ?y . {literal_filter}",
-                (("p", p) for p in props))
+            add(
+                rule,
+                f"?{var} a {_n(c)} .",
+                ["?x ?p ?y ."],
+                (("p", p) for p in props),
+                tbox=_values("p", props),
+                filters=literal_filter,
+            )
 
     # cax-sco (and cax-eqc1/2 via scm-eqc1): grouped by superclass.
     subs_of: dict[str, set[str]] = defaultdict(set)
@@ -170,48 +291,76 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
         if d != thing:
             subs_of[d].add(c)
     for d, subs in subs_of.items():
-        add("cax-sco", f"?x a {_n(d)} .", f"{_values('c', subs)} ?x a ?c .",
-            (("t", c) for c in subs))
+        add(
+            "cax-sco",
+            f"?x a {_n(d)} .",
+            ["?x a ?c ."],
+            (("t", c) for c in subs),
+            tbox=_values("c", subs),
+        )
 
     # cls-hv1 / cls-hv2: grouped by property; the value is joined from the graph.
     hv: dict[str, set[str]] = defaultdict(set)
     for r, p in _select(store, "SELECT ?r ?p WHERE { ?r owl:hasValue ?v ; owl:onProperty ?p }"):
         hv[p].add(r)
     for p, restrictions in hv.items():
-        add("cls-hv1", f"?x {_n(p)} ?v .",
-            f"{_values('r', restrictions)} ?r owl:hasValue ?v . ?x a ?r .",
-            (("t", r) for r in restrictions))
-        add("cls-hv2", "?x a ?r .",
-            f"{_values('r', restrictions)} ?r owl:hasValue ?v . ?x {_n(p)} ?v .", [("p", p)])
+        tbox = f"{_values('r', restrictions)} ?r owl:hasValue ?v ."
+        add(
+            "cls-hv1",
+            f"?x {_n(p)} ?v .",
+            ["?x a ?r ."],
+            (("t", r) for r in restrictions),
+            tbox=tbox,
+            guard=tbox,
+        )
+        add("cls-hv2", "?x a ?r .", [f"?x {_n(p)} ?v ."], [("p", p)], tbox=tbox, guard=tbox)
 
     # cls-int1 / cls-int2 / cls-uni.
     for c, members in _members(store, "owl:intersectionOf").items():
         members = [m for m in members if m != thing]
         if not members:
             continue
-        body = " ".join(f"?x a {_n(m)} ." for m in members)
-        add("cls-int1", f"?x a {_n(c)} .", body, (("t", m) for m in members))
+        add(
+            "cls-int1",
+            f"?x a {_n(c)} .",
+            [f"?x a {_n(m)} ." for m in members],
+            (("t", m) for m in members),
+        )
         for m in members:
-            add("cls-int2", f"?x a {_n(m)} .", f"?x a {_n(c)} .", [("t", c)])
+            add("cls-int2", f"?x a {_n(m)} .", [f"?x a {_n(c)} ."], [("t", c)])
     for c, members in _members(store, "owl:unionOf").items():
-        add("cls-uni", f"?x a {_n(c)} .", f"{_values('m', members)} ?x a ?m .",
-            (("t", m) for m in members))
+        add(
+            "cls-uni",
+            f"?x a {_n(c)} .",
+            ["?x a ?m ."],
+            (("t", m) for m in members),
+            tbox=_values("m", members),
+        )
 
     # cls-svf1 / cls-svf2 / cls-avf.
     for r, p, y in _select(
         store, "SELECT ?r ?p ?y WHERE { ?r owl:someValuesFrom ?y ; owl:onProperty ?p }"
     ):
         if y == thing:
-            add("cls-svf2", f"?x a {_n(r)} .", f"?x {_n(p)} ?v .", [("p", p)])
+            add("cls-svf2", f"?x a {_n(r)} .", [f"?x {_n(p)} ?v ."], [("p", p)])
         else:
-            add("cls-svf1", f"?x a {_n(r)} .", f"?x {_n(p)} ?v . ?v a {_n(y)} .",
-                [("p", p), ("t", y)])
+            add(
+                "cls-svf1",
+                f"?x a {_n(r)} .",
+                [f"?x {_n(p)} ?v .", f"?v a {_n(y)} ."],
+                [("p", p), ("t", y)],
+            )
     for r, p, y in _select(
         store, "SELECT ?r ?p ?y WHERE { ?r owl:allValuesFrom ?y ; owl:onProperty ?p }"
     ):
         if y != thing:
-            add("cls-avf", f"?v a {_n(y)} .",
-                f"?u a {_n(r)} . ?u {_n(p)} ?v . FILTER(!isLiteral(?v))", [("t", r), ("p", p)])
+            add(
+                "cls-avf",
+                f"?v a {_n(y)} .",
+                [f"?u a {_n(r)} .", f"?u {_n(p)} ?v ."],
+                [("t", r), ("p", p)],
+                filters="FILTER(!isLiteral(?v))",
+            )
     return rules
 
 
@@ -222,44 +371,79 @@ class Check:
     name: str
     sparql: str
     template: str  # formatted with the row's short names: x, a, b
+    #: Optional TBox query for (?a ?b) pairs, bound into ``sparql`` as a VALUES block ({pairs}).
+    pairs: str = ""
+
+    def queries(self, store: Store) -> list[str]:
+        """The SELECT to run (none if the TBox has no pairs for it)."""
+        if not self.pairs:
+            return [self.sparql]
+        rows = _select(store, self.pairs)
+        if not rows:
+            return []
+        values = " ".join(f"({_n(a)} {_n(b)})" for a, b in rows)
+        return [self.sparql.replace("{pairs}", f"VALUES (?a ?b) {{ {values} }}")]
 
 
 _SAME = "(owl:sameAs|^owl:sameAs)+"
 
 CHECKS: tuple[Check, ...] = (
-    Check("cax-dw",
-          "SELECT ?x ?a ?b WHERE { ?a owl:disjointWith ?b . ?x a ?a . ?x a ?b . }",
-          "{x} is both {a} and {b}, declared disjoint (owl:disjointWith)"),
-    Check("cax-adc",
-          f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDisjointClasses ; owl:members ?l . "
-          f"?l {MEMBER} ?a . ?x a ?a . ?l {MEMBER} ?b . ?x a ?b . FILTER(STR(?a) < STR(?b)) }}",
-          "{x} is both {a} and {b}, declared disjoint (owl:AllDisjointClasses)"),
-    Check("cls-com",
-          "SELECT ?x ?a ?b WHERE { ?a owl:complementOf ?b . ?x a ?a . ?x a ?b . }",
-          "{x} is both {a} and its complement {b}"),
-    Check("cls-nothing2",
-          "SELECT ?x ?a ?b WHERE { ?x a owl:Nothing . BIND(owl:Nothing AS ?a) BIND(?a AS ?b) }",
-          "{x} is a member of owl:Nothing"),
-    Check("prp-irp",
-          "SELECT ?x ?a ?b WHERE { ?a a owl:IrreflexiveProperty . ?x ?a ?x . BIND(?x AS ?b) }",
-          "{x} {a} itself, but {a} is irreflexive"),
-    Check("prp-asyp",
-          "SELECT ?x ?a ?b WHERE { ?a a owl:AsymmetricProperty . ?x ?a ?b . ?b ?a ?x . }",
-          "{x} {a} {b} and back, but {a} is asymmetric"),
-    Check("prp-pdw",
-          "SELECT ?x ?a ?b WHERE { ?a owl:propertyDisjointWith ?p2 . ?x ?a ?y . ?x ?p2 ?y . "
-          "BIND(?p2 AS ?b) }",
-          "{x} is linked to the same value by {a} and {b}, declared disjoint properties"),
-    Check("prp-adp",
-          f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDisjointProperties ; owl:members ?l . "
-          f"?l {MEMBER} ?a . ?l {MEMBER} ?b . FILTER(STR(?a) < STR(?b)) ?x ?a ?y . ?x ?b ?y . }}",
-          "{x} is linked to the same value by {a} and {b}, declared disjoint properties"),
-    Check("eq-diff1",
-          f"SELECT ?x ?a ?b WHERE {{ ?a owl:differentFrom ?b . ?a {_SAME} ?b . BIND(?a AS ?x) }}",
-          "{a} and {b} are declared different (owl:differentFrom) but inferred the same"),
-    Check("eq-diff2",
-          f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDifferent ; "
-          f"owl:members|owl:distinctMembers ?l . ?l {MEMBER} ?a . ?a {_SAME} ?b . "
-          f"FILTER(?a != ?b) ?l {MEMBER} ?b . FILTER(STR(?a) < STR(?b)) BIND(?a AS ?x) }}",
-          "{a} and {b} are declared different (owl:AllDifferent) but are the same"),
+    # Disjoint pairs are read from the TBox first: joining per pair is ~8x faster at 100k triples.
+    Check(
+        "cax-dw",
+        "SELECT ?x ?a ?b WHERE { {pairs} ?x a ?a . ?x a ?b . }",
+        "{x} is both {a} and {b}, declared disjoint (owl:disjointWith)",
+        pairs="SELECT DISTINCT ?a ?b WHERE { ?a owl:disjointWith ?b }",
+    ),
+    Check(
+        "cax-adc",
+        "SELECT ?x ?a ?b WHERE { {pairs} ?x a ?a . ?x a ?b . }",
+        "{x} is both {a} and {b}, declared disjoint (owl:AllDisjointClasses)",
+        pairs=f"SELECT DISTINCT ?a ?b WHERE {{ ?d a owl:AllDisjointClasses ; owl:members ?l . "
+        f"?l {MEMBER} ?a . ?l {MEMBER} ?b . FILTER(STR(?a) < STR(?b)) }}",
+    ),
+    Check(
+        "cls-com",
+        "SELECT ?x ?a ?b WHERE { ?a owl:complementOf ?b . ?x a ?a . ?x a ?b . }",
+        "{x} is both {a} and its complement {b}",
+    ),
+    Check(
+        "cls-nothing2",
+        "SELECT ?x ?a ?b WHERE { ?x a owl:Nothing . BIND(owl:Nothing AS ?a) BIND(?a AS ?b) }",
+        "{x} is a member of owl:Nothing",
+    ),
+    Check(
+        "prp-irp",
+        "SELECT ?x ?a ?b WHERE { ?a a owl:IrreflexiveProperty . ?x ?a ?x . BIND(?x AS ?b) }",
+        "{x} {a} itself, but {a} is irreflexive",
+    ),
+    Check(
+        "prp-asyp",
+        "SELECT ?x ?a ?b WHERE { ?a a owl:AsymmetricProperty . ?x ?a ?b . ?b ?a ?x . }",
+        "{x} {a} {b} and back, but {a} is asymmetric",
+    ),
+    Check(
+        "prp-pdw",
+        "SELECT ?x ?a ?b WHERE { ?a owl:propertyDisjointWith ?p2 . ?x ?a ?y . ?x ?p2 ?y . "
+        "BIND(?p2 AS ?b) }",
+        "{x} is linked to the same value by {a} and {b}, declared disjoint properties",
+    ),
+    Check(
+        "prp-adp",
+        f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDisjointProperties ; owl:members ?l . "
+        f"?l {MEMBER} ?a . ?l {MEMBER} ?b . FILTER(STR(?a) < STR(?b)) ?x ?a ?y . ?x ?b ?y . }}",
+        "{x} is linked to the same value by {a} and {b}, declared disjoint properties",
+    ),
+    Check(
+        "eq-diff1",
+        f"SELECT ?x ?a ?b WHERE {{ ?a owl:differentFrom ?b . ?a {_SAME} ?b . BIND(?a AS ?x) }}",
+        "{a} and {b} are declared different (owl:differentFrom) but inferred the same",
+    ),
+    Check(
+        "eq-diff2",
+        f"SELECT DISTINCT ?x ?a ?b WHERE {{ ?d a owl:AllDifferent ; "
+        f"owl:members|owl:distinctMembers ?l . ?l {MEMBER} ?a . ?a {_SAME} ?b . "
+        f"FILTER(?a != ?b) ?l {MEMBER} ?b . FILTER(STR(?a) < STR(?b)) BIND(?a AS ?x) }}",
+        "{a} and {b} are declared different (owl:AllDifferent) but are the same",
+    ),
 )
