@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_load)
 
     render = sub.add_parser("render", help=cmd_render.__doc__)
-    render.add_argument("what", choices=["rdfxml", "html", "fit-table"])
+    render.add_argument("what", choices=["rdfxml", "html", "fit-table", "readme"])
     render.add_argument("--kb-dir", default=None)
     render.set_defaults(func=cmd_render)
     return parser

@@ -1,6 +1,6 @@
 """Generated artefacts: RDF/XML of the ontology, an HTML reference, the README's fit table.
 
-``python -m virtkg.render rdfxml|html|fit-table [--kb-dir DIR] [--out DIR]``
+``python -m virtkg.render rdfxml|html|fit-table|readme [--kb-dir DIR] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -191,12 +191,37 @@ def fit_table_markdown(kb_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_sections(kb_dir: Path) -> dict[str, str]:
+    """The README's generated sections, by marker name."""
+    from virtkg.config import settings_table
+
+    return {"fit-table": fit_table_markdown(kb_dir), "config-table": settings_table() + "\n"}
+
+
+def replace_section(text: str, name: str, content: str) -> str:
+    """Replace what stands between ``<!-- BEGIN name -->`` and ``<!-- END name -->``."""
+    begin, end = f"<!-- BEGIN {name} -->\n", f"<!-- END {name} -->"
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"README has no {begin.strip()} ... {end} markers")
+    return text[: start + len(begin)] + content + text[stop:]
+
+
+def render_readme(kb_dir: Path, readme: Path) -> Path:
+    """Regenerate the README's generated sections (fit table, configuration table) in place."""
+    text = readme.read_text(encoding="utf-8")
+    for name, content in readme_sections(kb_dir).items():
+        text = replace_section(text, name, content)
+    readme.write_text(text, encoding="utf-8")
+    return readme
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m virtkg.render rdfxml|html|fit-table [--kb-dir DIR] [--out DIR]``."""
+    """``python -m virtkg.render rdfxml|html|fit-table|readme [--kb-dir DIR] [--out DIR]``."""
     from virtkg.config import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m virtkg.render", description=__doc__)
-    parser.add_argument("what", choices=["rdfxml", "html", "fit-table"])
+    parser.add_argument("what", choices=["rdfxml", "html", "fit-table", "readme"])
     parser.add_argument("--kb-dir", default=None, help="folder holding ontology/ and data/")
     parser.add_argument(
         "--out", default=None, help="output folder for html (default docs/reference)"
@@ -205,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     kb_dir = Path(args.kb_dir or load_settings().kb_dir)
     if args.what == "rdfxml":
         print(render_rdfxml(kb_dir))
+    elif args.what == "readme":
+        print(render_readme(kb_dir, kb_dir / "README.md"))
     elif args.what == "html":
         print(render_html_reference(kb_dir, Path(args.out or kb_dir / "docs" / "reference")))
     else:
