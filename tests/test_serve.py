@@ -17,6 +17,9 @@ from virtkg.config import load_settings
 from virtkg.http.server import gunicorn_options
 
 VIRTKG = str(Path(sys.executable).with_name("virtkg"))
+COUNT_TECHNOLOGIES = (
+    "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/virtkg/ontology#Technology> }"
+)
 
 
 def _free_port() -> int:
@@ -67,9 +70,7 @@ def test_serve_answers_sparql_and_health(served):
     assert requests.get(served + "/healthz", timeout=5).status_code == 200
     response = requests.get(
         served + "/sparql",
-        params={
-            "query": "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/virtkg/ontology#Technology> }"
-        },
+        params={"query": COUNT_TECHNOLOGIES},
         headers={"Accept": "application/sparql-results+json"},
         timeout=10,
     )
