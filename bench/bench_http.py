@@ -57,6 +57,7 @@ def make_data(path: Path, triples: int) -> None:
 def make_app(data_path: str):  # noqa: ANN201 - gunicorn app factory
     """gunicorn factory: an embedded store with ``data_path`` loaded, served by virtkg."""
     import pyoxigraph as ox
+
     from virtkg.config import load_settings
     from virtkg.http import create_app
     from virtkg.store.embedded import EmbeddedStore

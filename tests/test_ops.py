@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pyoxigraph as ox
 import pytest
 from flask import Flask
+
 from virtkg import errors
 from virtkg.config import load_settings
 from virtkg.http import create_app

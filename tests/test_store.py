@@ -20,6 +20,7 @@ from pyoxigraph import (
     parse,
     parse_query_results,
 )
+
 from virtkg.config import Settings
 from virtkg.errors import (
     BadRequest,
@@ -318,6 +319,24 @@ def test_update_then_query(store: KnowledgeStore) -> None:
     assert store.count(DATA_GRAPH) == 1
     store.update(f"DELETE WHERE {{ GRAPH <{DATA_GRAPH}> {{ ?s ?p ?o }} }}")
     assert store.count() == 0
+
+
+def test_base_iri_resolves_relative_iris(store: KnowledgeStore) -> None:
+    """``base_iri`` resolves relative IRIs in queries and updates; the text's BASE still wins."""
+    base = "http://example.org/endpoint"
+    store.update(f"INSERT DATA {{ GRAPH <{DATA_GRAPH}> {{ <s> <p> <o> }} }}", base_iri=base)
+    rows = select(store, "SELECT ?s WHERE { ?s <p> <o> }", base_iri=base).rows
+    assert [row["s"] for row in rows] == [NamedNode("http://example.org/s")]
+    rows = select(
+        store, "BASE <http://other.example/> SELECT ?x { BIND(<y> AS ?x) }", base_iri=base
+    ).rows
+    assert rows[0]["x"] == NamedNode("http://other.example/y")
+    raw = store.query_raw(
+        "CONSTRUCT { <a> <b> <c> } WHERE {}", "application/n-triples", base_iri=base
+    )
+    assert b"<http://example.org/a>" in raw.body
+    with pytest.raises(InvalidParameter):
+        store.query("ASK {}", base_iri="not an iri")
 
 
 @pytest.mark.parametrize(

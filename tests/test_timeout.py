@@ -10,11 +10,12 @@ from collections.abc import Iterator
 import pyoxigraph as ox
 import pytest
 import requests
+from werkzeug.serving import make_server
+
 from virtkg.config import load_settings
 from virtkg.http import create_app
 from virtkg.store.base import DATA_GRAPH
 from virtkg.store.embedded import EmbeddedStore
-from werkzeug.serving import make_server
 
 TIMEOUT = 1.0
 #: 300^4 = 8.1e9 solutions: runs for minutes without a timeout.

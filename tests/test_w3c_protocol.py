@@ -17,10 +17,11 @@ from urllib.parse import urljoin
 import pyoxigraph as ox
 import pytest
 import requests
+from werkzeug.serving import make_server
+
 from virtkg.config import load_settings
 from virtkg.http import create_app
 from virtkg.store.embedded import EmbeddedStore
-from werkzeug.serving import make_server
 
 W3C = Path("/work/shared/w3c/sparql11")
 PROTOCOL = W3C / "protocol"
@@ -37,16 +38,16 @@ HTS = "http://www.w3.org/2011/http-statusCodes#"
 
 #: Tests that cannot pass here, with the reason.
 KNOWN_FAILURES = {
-    "update_dataset_default_graph": "using-graph-uri is refused with 400: pyoxigraph's Python "
-    "update API takes no dataset, and parameters are never formatted into SPARQL text",
-    "update_dataset_default_graphs": "using-graph-uri is not supported (see above)",
-    "update_dataset_named_graphs": "using-named-graph-uri is not supported (see above)",
-    "update_dataset_full": "using-graph-uri / using-named-graph-uri are not supported (see above)",
-    "query_content_type_construct": "the query has relative IRIs (<s> <p>) and "
-    "KnowledgeStore.query_raw() takes no base IRI, so it is a syntax error (400); Oxigraph server "
-    "resolves them against the endpoint URL",
-    "update_base_uri": "KnowledgeStore.update() takes no base IRI, so a relative IRI in an update "
-    "is a syntax error (400) instead of being resolved against the endpoint",
+    "update_dataset_default_graph": "using-graph-uri is refused with 400: pyoxigraph's update API "
+    "(Store.update) takes no dataset, unlike Store.query (default_graph/named_graphs), and the "
+    "service never formats request parameters into SPARQL text (which rewriting each operation "
+    "with USING clauses would need)",
+    "update_dataset_default_graphs": "using-graph-uri is refused with 400 (see "
+    "update_dataset_default_graph)",
+    "update_dataset_named_graphs": "using-named-graph-uri is refused with 400 (see "
+    "update_dataset_default_graph)",
+    "update_dataset_full": "using-graph-uri and using-named-graph-uri are refused with 400 (see "
+    "update_dataset_default_graph)",
 }
 
 

@@ -87,7 +87,12 @@ class QueryExecutor(Protocol):
     timeouts: int
 
     def run(
-        self, sparql: str, media_type: str, dataset: Dataset | None, allow_service: bool = False
+        self,
+        sparql: str,
+        media_type: str,
+        dataset: Dataset | None,
+        allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> Outcome: ...
 
     def write(self, action: Callable[[], None]) -> None: ...
@@ -174,13 +179,21 @@ class DirectExecutor:
         self.store = store
         self.max_rows = max_rows
         self.timeouts = 0
+        self._write_lock = threading.Lock()
 
     def run(
-        self, sparql: str, media_type: str, dataset: Dataset | None, allow_service: bool = False
+        self,
+        sparql: str,
+        media_type: str,
+        dataset: Dataset | None,
+        allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> Outcome:
         """Run one query and cap its rows."""
         start = time.perf_counter()
         kwargs = {"allow_service": True} if allow_service else {}
+        if base_iri:
+            kwargs["base_iri"] = base_iri
         try:
             raw = self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
         except QueryTimeout:
@@ -190,8 +203,9 @@ class DirectExecutor:
         return Outcome(raw, truncated, time.perf_counter() - start)
 
     def write(self, action: Callable[[], None]) -> None:
-        """Run a store write."""
-        action()
+        """Run a store write (one at a time)."""
+        with self._write_lock:
+            action()
 
     def refresh(self) -> None:
         """Nothing to refresh: the store is shared."""
@@ -219,8 +233,10 @@ def _worker_main(conn: Connection, store: KnowledgeStore, max_rows: int, parent:
             return
         if message is None:
             return
-        sparql, media_type, dataset, allow_service = message
+        sparql, media_type, dataset, allow_service, base_iri = message
         kwargs = {"allow_service": True} if allow_service else {}
+        if base_iri:
+            kwargs["base_iri"] = base_iri
         try:
             raw = store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
             raw, truncated = cap_result(raw, max_rows)
@@ -336,7 +352,12 @@ class ForkedExecutor:
     # queries
 
     def run(
-        self, sparql: str, media_type: str, dataset: Dataset | None, allow_service: bool = False
+        self,
+        sparql: str,
+        media_type: str,
+        dataset: Dataset | None,
+        allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> Outcome:
         """Run one query in a worker; SIGKILL the worker if it passes the timeout."""
         self._ensure_started()
@@ -351,7 +372,7 @@ class ForkedExecutor:
             ) from None
         worker.busy_since = time.monotonic()
         try:
-            worker.conn.send((sparql, media_type, dataset, allow_service))
+            worker.conn.send((sparql, media_type, dataset, allow_service, base_iri))
             remaining = self.timeout - (time.perf_counter() - start)
             if not worker.conn.poll(max(remaining, 0.0)):
                 self.timeouts += 1

@@ -44,11 +44,15 @@ def _resolve(token: Token, prefixes: dict[str, str], base: str) -> str:
     return token.text
 
 
-def fetch_iris(sparql: str) -> list[IriUse]:
-    """Every IRI after LOAD, FROM [NAMED] and USING [NAMED], prefixed names expanded."""
+def fetch_iris(sparql: str, base_iri: str = "") -> list[IriUse]:
+    """Every IRI after LOAD, FROM [NAMED] and USING [NAMED], prefixed names expanded.
+
+    Relative IRIs are resolved against the text's ``BASE``, itself resolved against ``base_iri``
+    (the base the engine is given), so the IRIs are the ones the engine will use.
+    """
     toks = list(tokenize(sparql))
     prefixes: dict[str, str] = {}
-    base = ""
+    base = base_iri
     uses: list[IriUse] = []
     for i, tok in enumerate(toks):
         nxt = toks[i + 1 : i + 4]
@@ -66,13 +70,23 @@ def fetch_iris(sparql: str) -> list[IriUse]:
     return uses
 
 
+def _absolute(iri: str, base_iri: str) -> str:
+    """A SERVICE IRI resolved against the engine's base (variables and "" stay as they are)."""
+    if not base_iri or not iri or iri[0] in "?$":
+        return iri
+    return urljoin(base_iri, iri)
+
+
 def allowed(iri: str, prefixes: Iterable[str]) -> bool:
     """True when ``iri`` starts with one of the allowed prefixes (``*`` allows everything)."""
     return any(p == "*" or iri.startswith(p) for p in prefixes)
 
 
 def check_fetches(
-    sparql: str, fetch_allow: Iterable[str], is_local_graph: Callable[[str], bool]
+    sparql: str,
+    fetch_allow: Iterable[str],
+    is_local_graph: Callable[[str], bool],
+    base_iri: str = "",
 ) -> None:
     """Raise :class:`~virtkg.errors.Forbidden` (403) naming the first IRI the request may not use.
 
@@ -80,9 +94,11 @@ def check_fetches(
     USING only select graphs (pyoxigraph never fetches them: verified), so they are allowed when
     ``is_local_graph(iri)`` (a graph this store holds) or when the IRI is in ``fetch_allow``;
     any other IRI is refused, so a backend that would fetch it never gets the chance.
+    ``base_iri`` is the base the engine resolves relative IRIs against.
     """
     allow = tuple(fetch_allow)
-    uses = [IriUse("SERVICE", iri) for iri in find_service_iris(sparql)] + fetch_iris(sparql)
+    services = [IriUse("SERVICE", _absolute(iri, base_iri)) for iri in find_service_iris(sparql)]
+    uses = services + fetch_iris(sparql, base_iri)
     for use in uses:
         if use.iri.startswith("?") or use.iri.startswith("$") or not use.iri:
             raise Forbidden(

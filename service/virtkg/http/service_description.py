@@ -47,15 +47,15 @@ _GRAPHS = {
     INFERRED_GRAPH: (
         "inferred",
         "Only the triples materialized from the two asserted graphs by virtkg's OWL 2 RL rule "
-        "subset at load time (not recomputed after SPARQL updates).",
+        "subset, at load time and again after every SPARQL update.",
     ),
 }
 DEFAULT_GRAPH_COMMENT = (
     "The default graph is the union of every named graph: the asserted ontology and data graphs "
     "plus the inferred graph, i.e. the asserted triples plus those entailed by a subset of the "
-    "OWL 2 RL/RDF rules, materialized when the knowledge base is loaded (queries do not reason "
-    "at query time). Use inference=none, or default-graph-uri with the ontology and data graph "
-    "IRIs, for the asserted triples only."
+    "OWL 2 RL/RDF rules, materialized when the knowledge base is loaded and after every update "
+    "(queries do not reason at query time). Use inference=none, or default-graph-uri with the "
+    "ontology and data graph IRIs, for the asserted triples only."
 )
 
 

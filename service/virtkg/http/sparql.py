@@ -2,7 +2,10 @@
 
 Query: ``GET ?query=``, ``POST`` form-encoded (``query=``) or ``POST application/sparql-query``.
 Update: ``POST`` form-encoded (``update=``) or ``POST application/sparql-update``; off unless
-``update_token`` is set, then ``Authorization: Bearer <token>`` is required.
+``update_token`` is set, then ``Authorization: Bearer <token>`` is required. After each update the
+inferred graph is recomputed from the asserted graphs (so the default graph stays "asserted +
+entailed"); an update that would make the knowledge base inconsistent is undone and answered 400.
+Relative IRIs in queries and updates are resolved against the endpoint URL.
 ``GET`` with no parameters answers the service description.
 
 Dataset: by default the default graph is the union of every graph (asserted + inferred) and all
@@ -14,13 +17,17 @@ the two asserted graphs only (the same as passing both of their IRIs as ``defaul
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, request
+from pyoxigraph import Triple
 
 from virtkg.errors import (
     BadRequest,
     Forbidden,
+    InconsistentKnowledgeBase,
     InvalidParameter,
     PayloadTooLarge,
     QuerySyntaxError,
@@ -32,7 +39,8 @@ from virtkg.http import get_state
 from virtkg.http.guard import check_fetches, fetch_iris, query_form
 from virtkg.http.negotiate import graph_media_type, result_media_type
 from virtkg.http.service_description import service_description
-from virtkg.store.base import ASSERTED_GRAPHS, GRAPH_BASE, Dataset
+from virtkg.reasoning import materialize
+from virtkg.store.base import ASSERTED_GRAPHS, GRAPH_BASE, INFERRED_GRAPH, Dataset, KnowledgeStore
 from virtkg.store.sparql_text import find_service_iris
 
 bp = Blueprint("sparql", __name__)
@@ -152,13 +160,13 @@ def _dataset(params: dict[str, list[str]]) -> Dataset | None:
     return Dataset(default_graphs=defaults, named_graphs=named)
 
 
-def _from_clauses(query: str) -> Dataset | None:
+def _from_clauses(query: str, base_iri: str) -> Dataset | None:
     """The dataset the query's own FROM / FROM NAMED clauses select (None without any).
 
     Mapped explicitly because the store's union-default-graph option would otherwise hide them.
     Protocol parameters, when given, replace these clauses (as the Protocol requires).
     """
-    uses = fetch_iris(query)
+    uses = fetch_iris(query, base_iri)
     defaults = tuple(u.iri for u in uses if u.keyword == "FROM")
     named = tuple(u.iri for u in uses if u.keyword == "FROM NAMED")
     if not defaults and not named:
@@ -202,13 +210,14 @@ def _query(query: str, params: dict[str, list[str]]) -> Response:
     state = get_state()
     _check_ready()
     dataset = _dataset(params)
-    check_fetches(query, state.settings.fetch_allow, _is_local_graph_check())
+    base = request.base_url  # relative IRIs resolve against the endpoint (Protocol: "MAY")
+    check_fetches(query, state.settings.fetch_allow, _is_local_graph_check(), base)
     if dataset is None:
-        dataset = _from_clauses(query)
+        dataset = _from_clauses(query, base)
     form = query_form(query)
     fmt = _single(params, "format") or _single(params, "output")
     media = result_media_type(form, request.headers.get("Accept"), fmt)
-    outcome = state.executor.run(query, media, dataset, bool(find_service_iris(query)))
+    outcome = state.executor.run(query, media, dataset, bool(find_service_iris(query)), base)
     resp = Response(outcome.raw.body, content_type=_with_charset(outcome.raw.media_type))
     resp.headers["Vary"] = "Accept"
     if outcome.truncated:
@@ -246,19 +255,89 @@ def _update(update: str, params: dict[str, list[str]]) -> Response:
             raise BadRequest(
                 f"{name} is not supported by this service; use USING / USING NAMED in the update"
             )
-    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check())
+    base = request.base_url
+    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check(), base)
     store = state.store
-    kwargs = {"allow_service": True} if find_service_iris(update) else {}
+    kwargs: dict[str, object] = {"base_iri": base}
+    if find_service_iris(update):
+        kwargs["allow_service"] = True
 
     def run() -> None:
+        undo = _undo_point(store)
         try:
             store.update(update, **kwargs)
         except SyntaxError as exc:
             raise QuerySyntaxError(str(exc)) from exc
+        try:
+            rematerialize(store)
+        except InconsistentKnowledgeBase as exc:
+            undo()
+            raise BadRequest(
+                "the update was not applied: it would make the knowledge base inconsistent "
+                f"({exc.message})",
+                details={"reason": exc.code, **exc.details},
+            ) from exc
+        except BaseException:
+            undo()
+            raise
 
-    state.executor.write(run)
-    state.cache.clear()  # the service description counts triples
+    try:
+        state.executor.write(run)
+    finally:
+        state.cache.clear()  # the service description counts triples
     return Response(status=204)
+
+
+def asserted_triples(store: KnowledgeStore) -> list[Triple]:
+    """The triples of the asserted graphs (ontology + data) as the store holds them now."""
+    engine = getattr(store, "engine", None)
+    if isinstance(engine, ox.Store):
+        return [
+            q.triple
+            for graph in ASSERTED_GRAPHS
+            for q in engine.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+        ]
+    return [t for graph in ASSERTED_GRAPHS for t in _graph(store, graph)]
+
+
+def rematerialize(store: KnowledgeStore) -> int:
+    """Reason over the asserted graphs again and replace the inferred graph with the result.
+
+    Raises :class:`~virtkg.errors.InconsistentKnowledgeBase` (the store is then left as it was
+    before this call). Returns the number of inferred triples.
+    """
+    inferred = materialize(asserted_triples(store)).inferred
+    store.replace_graph(INFERRED_GRAPH, inferred)
+    return len(inferred)
+
+
+def _undo_point(store: KnowledgeStore) -> Callable[[], None]:
+    """A function that puts the store back as it is now.
+
+    Embedded: the whole dataset (every graph, blank node labels kept). Other stores: the asserted
+    graphs only (an update's changes to other graphs of a remote store are not undone).
+    """
+    snapshot = getattr(store, "snapshot", None)
+    restore = getattr(store, "restore", None)
+    if callable(snapshot) and callable(restore):
+        saved = snapshot()
+        return lambda: restore(saved)
+    graphs = {g: _graph(store, g) for g in ASSERTED_GRAPHS}
+
+    def put_back() -> None:
+        for graph, triples in graphs.items():
+            store.replace_graph(graph, triples)
+
+    return put_back
+
+
+def _graph(store: KnowledgeStore, graph: str) -> list[Triple]:
+    """One named graph's triples, through the store's query interface."""
+    result = store.query(
+        "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }",
+        bindings={"g": ox.NamedNode(graph)},
+    )
+    return list(getattr(result, "triples", []))
 
 
 def _service_description(params: dict[str, list[str]]) -> Response:

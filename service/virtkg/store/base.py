@@ -85,11 +85,15 @@ class KnowledgeStore(Protocol):
         bindings: Mapping[str, Term] | None = None,
         dataset: Dataset | None = None,
         allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> QueryResult:
         """Run a SPARQL query; ``bindings`` are bound safely by the engine, never formatted in.
 
         ``dataset=None`` means the default graph is the union of all graphs. A query with a
         ``SERVICE`` clause raises :class:`~virtkg.errors.Forbidden` unless ``allow_service``.
+        ``base_iri`` is the base relative IRIs in the text are resolved against (the text's own
+        ``BASE`` still wins); without it a relative IRI is a syntax error (embedded) or resolved
+        by the server (remote).
         """
         ...
 
@@ -101,6 +105,7 @@ class KnowledgeStore(Protocol):
         dataset: Dataset | None = None,
         bindings: Mapping[str, Term] | None = None,
         allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> RawResult:
         """Run a query and return the engine's own serialization in ``media_type``.
 
@@ -108,8 +113,13 @@ class KnowledgeStore(Protocol):
         """
         ...
 
-    def update(self, sparql: str, *, allow_service: bool = False) -> None:
-        """Run a SPARQL 1.1 Update (``SERVICE`` in its WHERE is Forbidden unless allowed)."""
+    def update(
+        self, sparql: str, *, allow_service: bool = False, base_iri: str | None = None
+    ) -> None:
+        """Run a SPARQL 1.1 Update (``SERVICE`` in its WHERE is Forbidden unless allowed).
+
+        ``base_iri`` as for :meth:`query`.
+        """
         ...
 
     def replace_graph(self, graph: str, triples: Iterable[Triple]) -> None:

@@ -23,6 +23,7 @@ from pyoxigraph import (
     RdfFormat,
     Store,
     Triple,
+    parse,
 )
 
 from virtkg.config import Settings
@@ -153,6 +154,11 @@ def to_quads(graph: str, triples: Iterable[Triple]) -> list[Quad]:
     return quads
 
 
+def _base(iri: str) -> str:
+    """A base IRI, checked by the engine (InvalidParameter if it is not an absolute IRI)."""
+    return _named_node(iri).value
+
+
 def _named_node(iri: str) -> NamedNode:
     try:
         return NamedNode(iri)
@@ -201,9 +207,12 @@ class EmbeddedStore:
         bindings: Mapping[str, Term] | None,
         dataset: Dataset | None,
         allow_service: bool,
+        base_iri: str | None = None,
     ) -> QuerySolutions | QueryBoolean | QueryTriples:
         check_no_service(sparql, allow_service)
         options: dict[str, object] = {}
+        if base_iri:
+            options["base_iri"] = _base(base_iri)
         if dataset is None or dataset.default_graphs is None:
             options["use_default_graph_as_union"] = True
         else:
@@ -229,6 +238,7 @@ class EmbeddedStore:
         bindings: Mapping[str, Term] | None = None,
         dataset: Dataset | None = None,
         allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> QueryResult:
         """Run a query; ``bindings`` go through pyoxigraph ``substitutions`` (SEP-0007).
 
@@ -236,7 +246,7 @@ class EmbeddedStore:
         are joined through a VALUES block at the top of the WHERE group (see ``add_values_block``).
         """
         with engine_errors():
-            return normalize_result(self._run(sparql, bindings, dataset, allow_service))
+            return normalize_result(self._run(sparql, bindings, dataset, allow_service, base_iri))
 
     def query_raw(
         self,
@@ -246,16 +256,33 @@ class EmbeddedStore:
         dataset: Dataset | None = None,
         bindings: Mapping[str, Term] | None = None,
         allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> RawResult:
         """Run a query and serialize it with the engine's own writer (see *_MEDIA_TYPES)."""
         with engine_errors():
-            return serialize_result(self._run(sparql, bindings, dataset, allow_service), media_type)
+            result = self._run(sparql, bindings, dataset, allow_service, base_iri)
+            return serialize_result(result, media_type)
 
-    def update(self, sparql: str, *, allow_service: bool = False) -> None:
+    def update(
+        self, sparql: str, *, allow_service: bool = False, base_iri: str | None = None
+    ) -> None:
         """Run a SPARQL 1.1 Update; it is applied atomically."""
         check_no_service(sparql, allow_service)
+        base = _base(base_iri) if base_iri else None
         with engine_errors("update"):
-            self.engine.update(sparql)
+            self.engine.update(sparql, base_iri=base)
+
+    def snapshot(self) -> bytes:
+        """Every quad of the store (all graphs, blank node labels kept), for :meth:`restore`."""
+        with engine_errors("snapshot"):
+            return self.engine.dump(format=RdfFormat.N_QUADS)
+
+    def restore(self, snapshot: bytes) -> None:
+        """Put the store back to a :meth:`snapshot` (not atomic for concurrent readers)."""
+        with engine_errors("restore"):
+            quads = list(parse(snapshot, format=RdfFormat.N_QUADS))  # keeps blank node labels
+            self.engine.clear()
+            self.engine.extend(quads)
 
     def replace_graph(self, graph: str, triples: Iterable[Triple]) -> None:
         """Replace a named graph's content in one transaction.

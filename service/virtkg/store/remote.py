@@ -5,6 +5,10 @@ the same terms as from the embedded store. The server is expected to use the uni
 graphs as the default graph (Oxigraph: ``serve --union-default-graph``; Fuseki:
 ``tdb2:unionDefaultGraph``), which is what ``dataset=None`` means.
 
+Relative IRIs: ``base_iri`` (the HTTP layer passes the request URL of ``/sparql``) is sent as a
+leading ``BASE`` declaration (see :func:`with_base`), so relative IRIs resolve against virtkg's
+endpoint as with the embedded store, not against the remote server's own URL.
+
 Thread safety: every call builds its own SPARQLWrapper and HTTP connection, so one
 :class:`RemoteStore` may be shared by any number of threads. A failed call leaves nothing behind:
 the next call after the server comes back simply works.
@@ -35,6 +39,7 @@ from SPARQLWrapper import SPARQLExceptions as sw_errors
 from virtkg.config import Settings
 from virtkg.errors import (
     BadRequest,
+    InvalidParameter,
     NotAcceptable,
     QuerySyntaxError,
     QueryTimeout,
@@ -178,11 +183,13 @@ class RemoteStore:
         bindings: Mapping[str, Term] | None = None,
         dataset: Dataset | None = None,
         allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> QueryResult:
         """Run a query; ``bindings`` become a VALUES block (see ``add_values_block``)."""
         check_no_service(sparql, allow_service)
         if bindings:
             sparql = add_values_block(sparql, bindings)
+        sparql = with_base(sparql, base_iri)
         body, content_type = self._send(query=sparql, dataset=dataset)
         media_type = content_type.split(";", 1)[0].strip().lower()
         try:
@@ -203,18 +210,22 @@ class RemoteStore:
         dataset: Dataset | None = None,
         bindings: Mapping[str, Term] | None = None,
         allow_service: bool = False,
+        base_iri: str | None = None,
     ) -> RawResult:
         """Run a query with ``Accept: media_type``; return the server's bytes and Content-Type."""
         check_no_service(sparql, allow_service)
         if bindings:
             sparql = add_values_block(sparql, bindings)
+        sparql = with_base(sparql, base_iri)
         body, content_type = self._send(query=sparql, accept=media_type, dataset=dataset)
         return RawResult(body, content_type or media_type)
 
-    def update(self, sparql: str, *, allow_service: bool = False) -> None:
+    def update(
+        self, sparql: str, *, allow_service: bool = False, base_iri: str | None = None
+    ) -> None:
         """Run a SPARQL 1.1 Update on the update endpoint."""
         check_no_service(sparql, allow_service)
-        self._send(update=sparql)
+        self._send(update=with_base(sparql, base_iri))
 
     def replace_graph(self, graph: str, triples: Iterable[Triple]) -> None:
         """Replace a named graph: one Graph Store PUT (atomic on the server) when there is a GSP
@@ -274,6 +285,24 @@ class RemoteStore:
 
     def close(self) -> None:
         """Nothing to release: connections are per call."""
+
+
+def with_base(sparql: str, base_iri: str | None) -> str:
+    """``sparql`` with a leading ``BASE`` declaration for ``base_iri`` (unchanged without one).
+
+    The SPARQL Protocol has no base parameter, so the base travels in the text. The IRI is checked
+    and serialized by the engine (``NamedNode``), never formatted from raw input, so it cannot add
+    syntax. A prologue may hold several ``BASE`` declarations: one in the text itself still wins
+    (and a relative one is resolved against this). It is put on the first line so line numbers in
+    the server's error messages stay right.
+    """
+    if not base_iri:
+        return sparql
+    try:
+        node = NamedNode(base_iri)
+    except ValueError as exc:
+        raise InvalidParameter(f"not a valid base IRI: {base_iri!r}") from exc
+    return f"BASE {node} {sparql}"
 
 
 def _read(exc: urllib.error.HTTPError) -> str:
