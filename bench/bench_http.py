@@ -3,14 +3,16 @@
 Runs ``wrk`` (falls back to a small threaded Python load generator) for a small lookup and a
 result-heavy query at 1 and 16 connections against:
 
-* ``virtkg``: gunicorn, 2 sync workers, queries in forked workers with the hard timeout (default);
+* ``virtkg``: gunicorn, 2 workers (``--worker-class sync``, the production default, or
+  ``gthread``), queries in forked workers with the hard timeout (default);
 * ``virtkg-direct``: the same with ``VIRTKG_QUERY_WORKERS=0`` (in-process, no hard timeout), to
   show what the timeout machinery costs;
 * ``oxigraph``: ``oxigraph serve`` in memory, ``--union-default-graph``.
 
 Prints requests/s and latency per case and the virtkg/oxigraph ratio. Default runtime < 2 min.
 
-    python bench/bench_http.py [--seconds 4] [--triples 100000]
+    python bench/bench_http.py [--seconds 4] [--triples 100000] [--worker-class gthread]
+                               [--rounds 3] [--only virtkg --only oxigraph]
 """
 
 from __future__ import annotations
@@ -87,11 +89,15 @@ def wait_ready(port: int, path: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def start_virtkg(data: Path, port: int, log: Path, direct: bool) -> subprocess.Popen:
+def start_virtkg(
+    data: Path, port: int, log: Path, direct: bool, worker_class: str = "sync", threads: int = 4
+) -> subprocess.Popen:
     env = dict(os.environ, VIRTKG_QUERY_WORKERS="0" if direct else "2", VIRTKG_LOG_LEVEL="WARNING")
+    threading_args = ["--threads", str(threads)] if worker_class == "gthread" else []
     cmd = [
         str(VENV_BIN / "gunicorn"),
         "--workers", "2",
+        "--worker-class", worker_class, *threading_args,
         "--bind", f"127.0.0.1:{port}",
         "--pythonpath", str(Path(__file__).parent),
         f"bench_http:make_app('{data}')",
@@ -190,10 +196,25 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=4, help="duration of each load run")
     parser.add_argument("--triples", type=int, default=100_000)
     parser.add_argument("--no-direct", action="store_true", help="skip the virtkg-direct runs")
+    parser.add_argument(
+        "--worker-class",
+        default="sync",
+        choices=["sync", "gthread"],
+        help="gunicorn worker class for virtkg (sync = what `serve --production` runs; gthread "
+        "keeps connections alive, as wrk and most clients want)",
+    )
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat each run, report the median")
+    parser.add_argument(
+        "--only", choices=["virtkg", "virtkg-direct", "oxigraph"], action="append", default=None
+    )
     args = parser.parse_args()
     load = run_wrk if shutil.which("wrk") else run_python
     print(f"load generator: {'wrk' if load is run_wrk else 'python threads'}; "
-          f"{args.triples} triples; {args.seconds} s per run; {os.cpu_count()} cores")  # fmt: skip
+          f"{args.triples} triples; {args.seconds} s per run x {args.rounds} (median); "
+          f"{os.cpu_count()} cores; virtkg under gunicorn {args.worker_class} x2"
+          + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
+          + f"; load average before: {os.getloadavg()[0]:.2f}")  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.nq"
@@ -202,12 +223,14 @@ def main() -> int:
         if not args.no_direct:
             servers.append(("virtkg-direct", "virtkg", True))
         servers.append(("oxigraph", "oxigraph", False))
+        if args.only:
+            servers = [s for s in servers if s[0] in args.only]
         results: dict[tuple[str, str, int], dict] = {}
         for label, kind, direct in servers:
             port = free_port()
             log = Path(tmp) / f"{label}.log"
             if kind == "virtkg":
-                proc = start_virtkg(data, port, log, direct)
+                proc = start_virtkg(data, port, log, direct, args.worker_class, args.threads)
                 path = "/sparql"
             else:
                 proc = start_oxigraph(data, port, log)
@@ -218,15 +241,19 @@ def main() -> int:
                     url = f"http://127.0.0.1:{port}{path}?{qs}"
                     load(url, 1, 1)  # warm up (forks the query workers, fills caches)
                     for conns in (1, 16):
-                        results[(label, qname, conns)] = load(url, conns, args.seconds)
-                        r = results[(label, qname, conns)]
+                        runs = [load(url, conns, args.seconds) for _ in range(args.rounds)]
+                        r = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+                        results[(label, qname, conns)] = r
                         print(f"{label:14} {qname:6} c={conns:<3} {r['rps']:9.0f} req/s  "
                               f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
                               f"non-2xx {r['errors']}", flush=True)  # fmt: skip
             finally:
                 stop(proc)
 
-    print("\nratio virtkg / oxigraph (requests/s):")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    if ("virtkg", "lookup", 1) not in results or ("oxigraph", "lookup", 1) not in results:
+        return 0
+    print("ratio virtkg / oxigraph (requests/s):")
     for qname in QUERIES:
         for conns in (1, 16):
             ours = results[("virtkg", qname, conns)]["rps"]

@@ -2,10 +2,12 @@
 
 pyoxigraph cannot cancel a query, so for the embedded store queries run in a small pool of worker
 *processes* forked from the process that holds the loaded store (the in-memory store is inherited
-copy-on-write). A worker answers ``(sparql, media_type, dataset, max_rows)`` over a pipe with the
-engine's own serialization. When a query outlives the timeout its worker is SIGKILLed (the CPU is
-freed at once), a fresh worker is forked in its place, and the caller gets
-:class:`~virtkg.errors.QueryTimeout` (503). Other requests keep being served by the other workers.
+copy-on-write). A worker answers a query over a Unix socket pair: the request is a small
+``marshal``-encoded tuple of strings, the reply a short header plus the engine's own serialization
+as raw bytes (no pickling either way; see ``encode_request`` and ``_answer``). When a query
+outlives the timeout its worker is SIGKILLed (the CPU is freed at once), a fresh worker is forked
+in its place, and the caller gets :class:`~virtkg.errors.QueryTimeout` (503). Other requests keep
+being served by the other workers.
 
 After an update the parent's store changed but the workers hold the old snapshot, so every worker
 is replaced (:meth:`ForkedExecutor.refresh`).
@@ -26,16 +28,18 @@ import csv
 import io
 import json
 import logging
+import marshal
 import os
 import queue
+import select
 import signal
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import islice
-from multiprocessing import Pipe
-from multiprocessing.connection import Connection
 from typing import Protocol
 
 import pyoxigraph as ox
@@ -217,46 +221,133 @@ class DirectExecutor:
 # --- worker processes (embedded store) ------------------------------------------------------
 
 
-def _worker_main(conn: Connection, store: KnowledgeStore, max_rows: int, parent: int) -> None:
-    """Loop of a forked worker: answer queries from ``conn`` until told to stop or orphaned."""
+#: Frame header on the worker sockets: the length of the message that follows.
+_FRAME = struct.Struct("!Q")
+#: Header of an "ok" reply after its b"O": truncated flag, length of the media type.
+_OK = struct.Struct("!BH")
+
+
+def _remaining(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+    """Exactly ``size`` bytes from ``sock``; TimeoutError past ``deadline``; EOFError on EOF."""
+    if size == 0:
+        return b""
+    if deadline is not None:
+        sock.settimeout(_remaining(deadline))
+    data = sock.recv(size)
+    if len(data) == size:
+        return data
+    if not data:
+        raise EOFError("the peer closed the socket")
+    buf = bytearray(size)
+    view = memoryview(buf)
+    view[: len(data)] = data
+    got = len(data)
+    while got < size:
+        if deadline is not None:
+            sock.settimeout(_remaining(deadline))
+        n = sock.recv_into(view[got:])
+        if n == 0:
+            raise EOFError("the peer closed the socket")
+        got += n
+    return bytes(buf)
+
+
+def _send(sock: socket.socket, *parts: bytes) -> None:
+    """One framed message made of ``parts`` (a large part is not copied into one buffer)."""
+    size = sum(len(p) for p in parts)
+    if size < 65536:
+        sock.sendall(_FRAME.pack(size) + b"".join(parts))
+        return
+    sock.sendall(_FRAME.pack(size))
+    for part in parts:
+        sock.sendall(part)
+
+
+def _recv(sock: socket.socket, deadline: float | None) -> bytes:
+    (size,) = _FRAME.unpack(_recv_exact(sock, _FRAME.size, deadline))
+    return _recv_exact(sock, size, deadline)
+
+
+def encode_request(
+    sparql: str,
+    media_type: str,
+    dataset: Dataset | None,
+    allow_service: bool,
+    base_iri: str | None,
+) -> bytes:
+    """A query for a worker as bytes (marshal of strings, tuples, None and bools only)."""
+    graphs = None if dataset is None else (dataset.default_graphs, dataset.named_graphs)
+    return marshal.dumps((sparql, media_type, graphs, allow_service, base_iri))
+
+
+def _decode_request(data: bytes) -> tuple[str, str, Dataset | None, bool, str | None]:
+    sparql, media_type, graphs, allow_service, base_iri = marshal.loads(data)  # noqa: S302
+    dataset = None if graphs is None else Dataset(graphs[0], graphs[1])
+    return sparql, media_type, dataset, allow_service, base_iri
+
+
+def _error_reply(name: str, message: str, details: dict) -> bytes:
+    try:
+        return b"E" + marshal.dumps((name, message, details))
+    except ValueError:  # details hold something marshal cannot write
+        return b"E" + marshal.dumps((name, message, {}))
+
+
+def _answer(store: KnowledgeStore, max_rows: int, request: bytes) -> list[bytes]:
+    """Run one encoded query; the reply as the parts of one message."""
+    try:
+        sparql, media_type, dataset, allow_service, base_iri = _decode_request(request)
+        kwargs: dict[str, object] = {"allow_service": True} if allow_service else {}
+        if base_iri:
+            kwargs["base_iri"] = base_iri
+        raw = store.query_raw(sparql, media_type, dataset=dataset, **kwargs)  # type: ignore[arg-type]
+        raw, truncated = cap_result(raw, max_rows)
+        media = raw.media_type.encode()
+        return [b"O" + _OK.pack(truncated, len(media)) + media, raw.body]
+    except VirtkgError as exc:
+        return [_error_reply(type(exc).__name__, exc.message, exc.details)]
+    except SyntaxError as exc:
+        return [_error_reply("QuerySyntaxError", str(exc), {})]
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which logs it
+        return [_error_reply("StoreUnavailable", f"query failed in the engine: {exc}", {})]
+
+
+def _worker_main(sock: socket.socket, store: KnowledgeStore, max_rows: int, parent: int) -> None:
+    """Loop of a forked worker: answer queries from ``sock`` until told to stop or orphaned."""
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sock.setblocking(True)
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
     while True:
         try:
-            if not conn.poll(1.0):
+            if not poller.poll(1000):
                 if os.getppid() != parent:
                     return
                 continue
-            message = conn.recv()
+            request = _recv(sock, None)
         except (EOFError, OSError):
             return
-        if message is None:
+        if not request:  # an empty message: stop
             return
-        sparql, media_type, dataset, allow_service, base_iri = message
-        kwargs = {"allow_service": True} if allow_service else {}
-        if base_iri:
-            kwargs["base_iri"] = base_iri
         try:
-            raw = store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
-            raw, truncated = cap_result(raw, max_rows)
-            reply: tuple = ("ok", raw.body, raw.media_type, truncated)
-        except VirtkgError as exc:
-            reply = ("error", type(exc).__name__, exc.message, exc.details)
-        except SyntaxError as exc:
-            reply = ("error", "QuerySyntaxError", str(exc), {})
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which logs it
-            reply = ("error", "StoreUnavailable", f"query failed in the engine: {exc}", {})
-        try:
-            conn.send(reply)
-        except (BrokenPipeError, OSError):
+            _send(sock, *_answer(store, max_rows, request))
+        except OSError:
             return
 
 
 @dataclass
 class _Worker:
     pid: int
-    conn: Connection
+    sock: socket.socket
     generation: int
     busy_since: float = field(default=0.0)
 
@@ -302,15 +393,15 @@ class ForkedExecutor:
 
     def _spawn(self) -> _Worker:
         """Fork one worker (caller holds the lock)."""
-        parent_end, child_end = Pipe(duplex=True)
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # child
             code = 0
             try:
                 parent_end.close()
-                for other in self._all.values():  # siblings' pipes: keep EOF detection working
-                    other.conn.close()
+                for other in self._all.values():  # siblings' sockets: keep EOF detection working
+                    other.sock.close()
                 _worker_main(child_end, self.store, self.max_rows, parent)
             except BaseException:  # noqa: BLE001 - a worker must never return into the server
                 code = 1
@@ -328,7 +419,7 @@ class ForkedExecutor:
             os.kill(worker.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(worker.pid, 0)
-        worker.conn.close()
+        worker.sock.close()
 
     def _replace(self, worker: _Worker) -> None:
         """Kill ``worker`` and put a fresh one in the pool."""
@@ -371,26 +462,29 @@ class ForkedExecutor:
                 details={"timeout_s": self.timeout},
             ) from None
         worker.busy_since = time.monotonic()
+        deadline = time.monotonic() + self.timeout - (time.perf_counter() - start)
         try:
-            worker.conn.send((sparql, media_type, dataset, allow_service, base_iri))
-            remaining = self.timeout - (time.perf_counter() - start)
-            if not worker.conn.poll(max(remaining, 0.0)):
-                self.timeouts += 1
-                self._replace(worker)
-                raise QueryTimeout(
-                    f"query stopped after the {self.timeout:g} s timeout",
-                    details={"timeout_s": self.timeout},
-                )
-            reply = worker.conn.recv()
-        except (EOFError, OSError, BrokenPipeError) as exc:
+            worker.sock.settimeout(_remaining(deadline))
+            _send(worker.sock, encode_request(sparql, media_type, dataset, allow_service, base_iri))
+            reply = _recv(worker.sock, deadline)
+        except TimeoutError:
+            self.timeouts += 1
+            self._replace(worker)
+            raise QueryTimeout(
+                f"query stopped after the {self.timeout:g} s timeout",
+                details={"timeout_s": self.timeout},
+            ) from None
+        except (EOFError, OSError) as exc:
             self._replace(worker)
             raise StoreUnavailable("the query worker died; the query was not answered") from exc
         self._release(worker)
         elapsed = time.perf_counter() - start
-        if reply[0] == "ok":
-            _, body, media, truncated = reply
-            return Outcome(RawResult(body, media), truncated, elapsed)
-        _, name, message, details = reply
+        if reply[:1] == b"O":
+            truncated, size = _OK.unpack_from(reply, 1)
+            offset = 1 + _OK.size
+            media = reply[offset : offset + size].decode()
+            return Outcome(RawResult(reply[offset + size :], media), bool(truncated), elapsed)
+        name, message, details = marshal.loads(reply[1:])  # noqa: S302 - from our own worker
         cls = getattr(errors, name, StoreUnavailable)
         if not (isinstance(cls, type) and issubclass(cls, VirtkgError)):
             cls = StoreUnavailable

@@ -7,23 +7,17 @@ the IRIs after ``LOAD``, ``FROM [NAMED]`` and ``USING [NAMED]``, and the allow-l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urljoin
 
 from virtkg.errors import Forbidden, QuerySyntaxError
-from virtkg.store import sparql_text
-from virtkg.store.sparql_text import Token, find_service_iris, tokenize
+from virtkg.store.sparql_text import QUERY_FORMS, Token, tokenize
+from virtkg.store.sparql_text import _resolve as _resolve_token
 
 _DATASET_KEYWORDS = ("FROM", "FROM NAMED", "USING", "USING NAMED")
-
-
-def query_form(sparql: str) -> str:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE; :class:`QuerySyntaxError` (400) when there is none."""
-    form = sparql_text.query_form(sparql)
-    if form is None:
-        raise QuerySyntaxError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE found")
-    return form
+#: Texts up to this many characters have their analysis cached (clients repeat queries).
+CACHE_MAX_CHARS = 16_384
 
 
 @dataclass(frozen=True)
@@ -34,14 +28,82 @@ class IriUse:
     iri: str
 
 
-def _resolve(token: Token, prefixes: dict[str, str], base: str) -> str:
-    if token.kind == "iri":
-        return urljoin(base, token.text[1:-1]) if base else token.text[1:-1]
-    if token.kind == "pname":
-        prefix, _, local = token.text.partition(":")
-        if prefix + ":" in prefixes:
-            return prefixes[prefix + ":"] + local
-    return token.text
+@dataclass(frozen=True)
+class Analysis:
+    """What the HTTP layer needs to know about a query or update text, from one lexer pass.
+
+    ``form``: SELECT, ASK, CONSTRUCT, DESCRIBE or None (an update). ``services``: the SERVICE
+    IRIs; ``fetches``: the IRIs after LOAD, FROM [NAMED] and USING [NAMED]. Prefixed names are
+    expanded and relative IRIs resolved (the text's ``BASE``, itself against the base given).
+    """
+
+    form: str | None
+    services: tuple[IriUse, ...]
+    fetches: tuple[IriUse, ...]
+
+    @property
+    def uses(self) -> tuple[IriUse, ...]:
+        return self.services + self.fetches
+
+
+def _analyze(sparql: str, base_iri: str) -> Analysis:
+    toks = list(tokenize(sparql))
+    prefixes: dict[str, str] = {}
+    base = base_iri
+    form: str | None = None
+    services: list[IriUse] = []
+    fetches: list[IriUse] = []
+    for i, tok in enumerate(toks):
+        if tok.kind != "keyword":
+            continue
+        word = tok.text.upper()
+        if word in QUERY_FORMS:
+            form = form or word
+            continue
+        nxt = toks[i + 1 : i + 4]
+        if word == "PREFIX" and len(nxt) >= 2 and nxt[1].kind == "iri":
+            prefixes[nxt[0].text] = _resolve_token(nxt[1], {}, base)
+        elif word == "BASE" and nxt and nxt[0].kind == "iri":
+            base = _resolve_token(nxt[0], {}, base)
+        elif word == "SERVICE":
+            if nxt and nxt[0].is_keyword("SILENT"):
+                nxt = nxt[1:]
+            services.append(IriUse("SERVICE", _iri(nxt, prefixes, base)))
+        elif word in ("LOAD", "FROM", "USING"):
+            keyword = word
+            while nxt and (nxt[0].is_keyword("SILENT") or nxt[0].is_keyword("NAMED")):
+                if nxt[0].is_keyword("NAMED"):
+                    keyword += " NAMED"
+                nxt = nxt[1:]
+            fetches.append(IriUse(keyword, _iri(nxt, prefixes, base)))
+    return Analysis(form, tuple(services), tuple(fetches))
+
+
+def _iri(following: list[Token], prefixes: dict[str, str], base: str) -> str:
+    """The IRI the first of ``following`` denotes ("" if none; variables keep their ``?``)."""
+    return _resolve_token(following[0], prefixes, base) if following else ""
+
+
+_analyze_cached = functools.lru_cache(maxsize=1024)(_analyze)
+
+
+def analyze(sparql: str, base_iri: str = "") -> Analysis:
+    """The :class:`Analysis` of ``sparql`` (cached for texts up to CACHE_MAX_CHARS)."""
+    if len(sparql) <= CACHE_MAX_CHARS:
+        return _analyze_cached(sparql, base_iri)
+    return _analyze(sparql, base_iri)
+
+
+def query_form(sparql: str) -> str:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE; :class:`QuerySyntaxError` (400) when there is none."""
+    return require_form(analyze(sparql))
+
+
+def require_form(analysis: Analysis) -> str:
+    """The analysed text's query form; :class:`QuerySyntaxError` (400) when there is none."""
+    if analysis.form is None:
+        raise QuerySyntaxError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE found")
+    return analysis.form
 
 
 def fetch_iris(sparql: str, base_iri: str = "") -> list[IriUse]:
@@ -50,31 +112,7 @@ def fetch_iris(sparql: str, base_iri: str = "") -> list[IriUse]:
     Relative IRIs are resolved against the text's ``BASE``, itself resolved against ``base_iri``
     (the base the engine is given), so the IRIs are the ones the engine will use.
     """
-    toks = list(tokenize(sparql))
-    prefixes: dict[str, str] = {}
-    base = base_iri
-    uses: list[IriUse] = []
-    for i, tok in enumerate(toks):
-        nxt = toks[i + 1 : i + 4]
-        if tok.is_keyword("PREFIX") and len(nxt) >= 2 and nxt[1].kind == "iri":
-            prefixes[nxt[0].text] = _resolve(nxt[1], {}, base)
-        elif tok.is_keyword("BASE") and nxt and nxt[0].kind == "iri":
-            base = _resolve(nxt[0], {}, base)
-        elif tok.is_keyword("LOAD") or tok.is_keyword("FROM") or tok.is_keyword("USING"):
-            keyword = tok.text.upper()
-            while nxt and (nxt[0].is_keyword("SILENT") or nxt[0].is_keyword("NAMED")):
-                if nxt[0].is_keyword("NAMED"):
-                    keyword += " NAMED"
-                nxt = nxt[1:]
-            uses.append(IriUse(keyword, _resolve(nxt[0], prefixes, base) if nxt else ""))
-    return uses
-
-
-def _absolute(iri: str, base_iri: str) -> str:
-    """A SERVICE IRI resolved against the engine's base (variables and "" stay as they are)."""
-    if not base_iri or not iri or iri[0] in "?$":
-        return iri
-    return urljoin(base_iri, iri)
+    return list(analyze(sparql, base_iri).fetches)
 
 
 def allowed(iri: str, prefixes: Iterable[str]) -> bool:
@@ -87,6 +125,7 @@ def check_fetches(
     fetch_allow: Iterable[str],
     is_local_graph: Callable[[str], bool],
     base_iri: str = "",
+    analysis: Analysis | None = None,
 ) -> None:
     """Raise :class:`~virtkg.errors.Forbidden` (403) naming the first IRI the request may not use.
 
@@ -94,12 +133,13 @@ def check_fetches(
     USING only select graphs (pyoxigraph never fetches them: verified), so they are allowed when
     ``is_local_graph(iri)`` (a graph this store holds) or when the IRI is in ``fetch_allow``;
     any other IRI is refused, so a backend that would fetch it never gets the chance.
-    ``base_iri`` is the base the engine resolves relative IRIs against.
+    ``base_iri`` is the base the engine resolves relative IRIs against; ``analysis`` is
+    ``analyze(sparql, base_iri)`` when the caller already has it.
     """
     allow = tuple(fetch_allow)
-    services = [IriUse("SERVICE", _absolute(iri, base_iri)) for iri in find_service_iris(sparql)]
-    uses = services + fetch_iris(sparql, base_iri)
-    for use in uses:
+    if analysis is None:
+        analysis = analyze(sparql, base_iri)
+    for use in analysis.uses:
         if use.iri.startswith("?") or use.iri.startswith("$") or not use.iri:
             raise Forbidden(
                 f"{use.keyword} with a variable or missing IRI is not allowed "

@@ -7,6 +7,8 @@ canonical type.
 
 from __future__ import annotations
 
+import functools
+
 from virtkg.errors import NotAcceptable
 
 SPARQL_JSON = "application/sparql-results+json"
@@ -118,11 +120,13 @@ def choose(accept: str | None, offered: tuple[str, ...], aliases: dict[str, str]
     return best
 
 
+@functools.lru_cache(maxsize=512)
 def result_media_type(form: str, accept: str | None, fmt: str | None = None) -> str:
     """Media type for a query of ``form`` (SELECT, ASK, CONSTRUCT, DESCRIBE).
 
     ``fmt`` (the ``format=`` parameter) wins over ``Accept``. Raises
-    :class:`~virtkg.errors.NotAcceptable` when nothing fits.
+    :class:`~virtkg.errors.NotAcceptable` when nothing fits. Cached: clients send few distinct
+    ``Accept`` headers, so the common ones cost a dictionary look-up (failures are not cached).
     """
     graph = form in ("CONSTRUCT", "DESCRIBE")
     offered = GRAPH_TYPES if graph else BOOLEAN_TYPES if form == "ASK" else SOLUTION_TYPES

@@ -36,12 +36,11 @@ from virtkg.errors import (
     UnsupportedMediaType,
 )
 from virtkg.http import get_state
-from virtkg.http.guard import check_fetches, fetch_iris, query_form
+from virtkg.http.guard import Analysis, analyze, check_fetches, require_form
 from virtkg.http.negotiate import graph_media_type, result_media_type
 from virtkg.http.service_description import service_description
 from virtkg.reasoning import materialize
 from virtkg.store.base import ASSERTED_GRAPHS, GRAPH_BASE, INFERRED_GRAPH, Dataset, KnowledgeStore
-from virtkg.store.sparql_text import find_service_iris
 
 bp = Blueprint("sparql", __name__)
 
@@ -160,13 +159,13 @@ def _dataset(params: dict[str, list[str]]) -> Dataset | None:
     return Dataset(default_graphs=defaults, named_graphs=named)
 
 
-def _from_clauses(query: str, base_iri: str) -> Dataset | None:
+def _from_clauses(info: Analysis) -> Dataset | None:
     """The dataset the query's own FROM / FROM NAMED clauses select (None without any).
 
     Mapped explicitly because the store's union-default-graph option would otherwise hide them.
     Protocol parameters, when given, replace these clauses (as the Protocol requires).
     """
-    uses = fetch_iris(query, base_iri)
+    uses = info.fetches
     defaults = tuple(u.iri for u in uses if u.keyword == "FROM")
     named = tuple(u.iri for u in uses if u.keyword == "FROM NAMED")
     if not defaults and not named:
@@ -206,18 +205,50 @@ def sparql() -> Response:
     return _query(query, params)
 
 
+_BASES: dict[tuple[str, str, str, str], str] = {}
+
+
+def _base_url() -> str:
+    """The endpoint URL, the base relative IRIs resolve against (Protocol: it "MAY" be that).
+
+    Cached per scheme, host and path (werkzeug's ``request.base_url`` costs several URL
+    conversions a request). Empty when the Host header does not make a valid IRI: then relative
+    IRIs are simply not resolved, instead of every query failing.
+    """
+    env = request.environ
+    key = (
+        env.get("wsgi.url_scheme", ""),
+        env.get("HTTP_HOST", ""),
+        env.get("SCRIPT_NAME", ""),
+        env.get("PATH_INFO", ""),
+    )
+    base = _BASES.get(key)
+    if base is None:
+        base = request.base_url
+        try:
+            ox.NamedNode(base)
+        except ValueError:
+            base = ""
+        if len(_BASES) >= 256:  # the Host header is client-chosen: keep the cache bounded
+            _BASES.clear()
+        _BASES[key] = base
+    return base
+
+
 def _query(query: str, params: dict[str, list[str]]) -> Response:
     state = get_state()
     _check_ready()
     dataset = _dataset(params)
-    base = request.base_url  # relative IRIs resolve against the endpoint (Protocol: "MAY")
-    check_fetches(query, state.settings.fetch_allow, _is_local_graph_check(), base)
+    base = _base_url()
+    info = analyze(query, base)  # one lexer pass (cached) for the form, SERVICE and FROM
+    check_fetches(query, state.settings.fetch_allow, _is_local_graph_check(), base, info)
     if dataset is None:
-        dataset = _from_clauses(query, base)
-    form = query_form(query)
+        dataset = _from_clauses(info)
+    form = require_form(info)
     fmt = _single(params, "format") or _single(params, "output")
     media = result_media_type(form, request.headers.get("Accept"), fmt)
-    outcome = state.executor.run(query, media, dataset, bool(find_service_iris(query)), base)
+    # allow_service=True: check_fetches has vetted every SERVICE IRI, the store need not re-lex.
+    outcome = state.executor.run(query, media, dataset, True, base or None)
     resp = Response(outcome.raw.body, content_type=_with_charset(outcome.raw.media_type))
     resp.headers["Vary"] = "Accept"
     if outcome.truncated:
@@ -255,11 +286,12 @@ def _update(update: str, params: dict[str, list[str]]) -> Response:
             raise BadRequest(
                 f"{name} is not supported by this service; use USING / USING NAMED in the update"
             )
-    base = request.base_url
-    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check(), base)
+    base = _base_url()
+    info = analyze(update, base)
+    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check(), base, info)
     store = state.store
-    kwargs: dict[str, object] = {"base_iri": base}
-    if find_service_iris(update):
+    kwargs: dict[str, object] = {"base_iri": base or None}
+    if info.services:
         kwargs["allow_service"] = True
 
     def run() -> None:
