@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -42,6 +43,9 @@ FORM = "application/x-www-form-urlencoded"
 RECOMMEND_CACHE_SIZE = 1024
 #: Longest accepted ``ids`` list for /api/compare (the catalog allows 2 to 6).
 _COMPARE_MAX_TEXT = 2000
+
+#: Largest decimal exponent accepted for a numeric requirement (10**15 ms is 31,000 years).
+MAX_BOUND_DIGITS = 15
 
 _lock = threading.Lock()
 
@@ -141,6 +145,7 @@ def read_json_body() -> Any:
 @bp.get("/technologies")
 def technologies() -> Response:
     """Every technology: id, IRI, label, kind."""
+    require_store()
 
     def build() -> dict:
         techs = catalog.list_technologies(require_store())
@@ -159,6 +164,7 @@ def technology(tech_id: str) -> Response:
 @bp.get("/scenarios")
 def scenarios() -> Response:
     """Every scenario with its requirements as REST name/value pairs."""
+    require_store()
 
     def build() -> dict:
         found = catalog.list_scenarios(require_store())
@@ -230,13 +236,39 @@ def _kind(value: object) -> str:
     )
 
 
+def _check_bounds(vocab: recommend.Vocabulary, requirements: Mapping[str, object]) -> None:
+    """Refuse absurd numeric bounds before the ranking sees them.
+
+    ``1e999999999`` is a valid decimal, but turning it into an int would build a billion-digit
+    number; no start-up time or memory overhead needs more than MAX_BOUND_DIGITS digits.
+    """
+    for name, raw in requirements.items():
+        dim = vocab.dimensions.get(name) if isinstance(name, str) else None
+        if dim is None or dim.kind != "numeric" or isinstance(raw, bool):
+            continue
+        if not isinstance(raw, int | float | str):
+            continue  # parse_requirements reports the wrong type
+        text = str(raw).strip()
+        try:
+            bound = Decimal(text) if len(text) <= 40 else None
+        except InvalidOperation:
+            continue  # parse_requirements reports it
+        if bound is None or (bound.is_finite() and bound.adjusted() >= MAX_BOUND_DIGITS):
+            raise InvalidParameter(
+                f"requirement {name!r} is too large: give a number below 10^{MAX_BOUND_DIGITS}",
+                details={"name": name, "unit": dim.unit, "expected": "positive number"},
+            )
+
+
 def recommendation_body(requirements: Mapping[str, object]) -> bytes:
     """The serialized recommendation for ``requirements`` (validated; memoized per request set).
 
     The cache key is the parsed requirement list, so equivalent spellings (``"Hardware"``,
     ``true``/``"true"``, ``100``/``"100.0"``) share one entry.
     """
-    wanted = recommend.parse_requirements(vocabulary(), requirements)
+    vocab = vocabulary()
+    _check_bounds(vocab, requirements)
+    wanted = recommend.parse_requirements(vocab, requirements)
     key = tuple(
         (w.dimension.name, w.requirement.iri, None if w.bound is None else str(w.bound.normalize()))
         for w in wanted
@@ -265,6 +297,7 @@ def recommend_view() -> Response:
 @bp.get("/requirements")
 def requirements() -> Response:
     """The requirement vocabulary: each dimension with its allowed values (or unit)."""
+    require_store()
 
     def build() -> dict:
         dims = vocabulary().dimensions.values()
