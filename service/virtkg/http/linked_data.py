@@ -51,7 +51,7 @@ EXTENSIONS = {
 }
 #: Extension shown for each media type (alternate links).
 EXTENSION_OF = {TURTLE: "ttl", RDF_XML: "rdf", JSON_LD: "jsonld", NTRIPLES: "nt", HTML: "html"}
-RDFLIB_FORMAT = {TURTLE: "turtle", RDF_XML: "pretty-xml", JSON_LD: "json-ld", NTRIPLES: "nt"}
+RDFLIB_FORMAT = {TURTLE: "turtle", RDF_XML: "xml", JSON_LD: "json-ld", NTRIPLES: "nt"}
 #: Path segment -> the kind of resource served there.
 KINDS = ("technology", "scenario", "source", "caveat", "fit")
 VKG = "https://w3id.org/virtkg/ontology#"
