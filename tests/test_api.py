@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -438,10 +439,14 @@ HOSTILE_BODIES = [
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
 def test_hostile_bodies_never_500(app: Flask, body: str) -> None:
     client = app.test_client()
-    app.config["MAX_CONTENT_LENGTH"] = 200_000  # room for the deeply nested ones
+    state = app.extensions["virtkg"]
+    settings = state.settings
+    state.settings = dataclasses.replace(settings, max_body_bytes=200_000)  # deep nesting
+    app.config["MAX_CONTENT_LENGTH"] = 200_000
     try:
         response = client.post("/api/recommend", data=body, content_type="application/json")
     finally:
+        state.settings = settings
         app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     error(response, 400)
 

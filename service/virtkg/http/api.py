@@ -25,6 +25,7 @@ from virtkg.errors import (
     BadRequest,
     InvalidParameter,
     NotFound,
+    PayloadTooLarge,
     StoreUnavailable,
     UnsupportedMediaType,
 )
@@ -120,6 +121,33 @@ def saved_queries() -> dict[str, SavedQuery]:
     return found
 
 
+def read_body() -> bytes:
+    """The raw body; 413 over ``max_body_bytes``, also for chunked bodies without a length."""
+    limit = get_state().settings.max_body_bytes
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(
+            f"the request body has {length} bytes; the limit is {limit}",
+            details={"max_body_bytes": limit},
+        )
+    if length is None and request.environ.get("wsgi.input_terminated"):
+        stream = request.environ["wsgi.input"]
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = stream.read(min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the request body is over the {limit}-byte limit",
+                details={"max_body_bytes": limit},
+            )
+        return b"".join(chunks)
+    return request.get_data(cache=False)
+
+
 def read_json_body() -> Any:
     """The request's JSON body: 415 unless JSON, 413 over the limit, 400 when malformed."""
     mimetype = request.mimetype
@@ -131,7 +159,7 @@ def read_json_body() -> Any:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise UnsupportedMediaType(f"JSON bodies must be UTF-8, not {charset}")
-    raw = request.get_data(cache=True)  # werkzeug raises 413 over MAX_CONTENT_LENGTH
+    raw = read_body()
     try:
         return json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -376,7 +404,7 @@ def _query_params() -> dict[str, str]:
     params: dict[str, list[str]] = {k: request.args.getlist(k) for k in request.args}
     if request.method == "POST":
         if request.mimetype == FORM:
-            raw = request.get_data(cache=True)
+            raw = read_body()
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
