@@ -264,3 +264,58 @@ def test_documented_endpoints_exist(app: Flask) -> None:
         shape = re.sub(r"\{[^}]*\}", "{}", path)
         assert shape in rules, f"docs/api.md documents {path}, which is not served"
         assert method in rules[shape], f"{method} {path} is not served"
+
+
+# --- the docs page in a real browser --------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+def test_docs_page_try_it_in_chromium(live: str) -> None:
+    """/api/docs lists the operations from /openapi.json and runs them, with no outside fetch."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    seen: list[str] = []
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            page.on("request", lambda request: seen.append(request.url))
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{live}/api/docs")
+            page.wait_for_selector("details#recommendGet")
+            operations = page.locator("details.op").count()
+            spec = requests.get(f"{live}/openapi.json", timeout=30).json()
+            expected = sum(
+                1 for item in spec["paths"].values() for m in item if m in {"get", "post"}
+            )
+            assert operations == expected
+
+            page.click("details#recommendGet > summary")
+            page.select_option("#recommendGet-query-isolation", "hardware")
+            page.click("details#recommendGet button[type=submit]")
+            page.wait_for_selector("details#recommendGet p.status-ok")
+            output = page.locator("details#recommendGet pre.out").nth(1).inner_text()
+            assert json.loads(output)["requirements"][0]["value"] == "hardware"
+
+            page.click("details#getTechnology > summary")
+            page.fill("#getTechnology-path-id", "nope")
+            page.click("details#getTechnology button[type=submit]")
+            page.wait_for_selector("details#getTechnology p.status-err")
+            status = page.locator("details#getTechnology p.status-err").inner_text()
+            assert status.startswith("404")
+
+            page.click("details#recommend > summary")
+            page.click("details#recommend button[type=submit]")  # the example body
+            page.wait_for_selector("details#recommend p.status-ok")
+        finally:
+            browser.close()
+    assert not errors, errors
+    outside = [u for u in seen if not u.startswith(live)]
+    assert not outside, f"the docs page fetched from elsewhere: {outside}"
