@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import pyoxigraph as ox
 import pytest
+
 from virtkg.config import PROJECT_ROOT
 from virtkg.kb import KnowledgeBaseFiles
 from virtkg.reasoning import materialize

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+
 from virtkg.config import PROJECT_ROOT, load_settings
 from virtkg.errors import CheckFailed, InconsistentKnowledgeBase
 from virtkg.kb import KnowledgeBaseFiles, load_knowledge_base

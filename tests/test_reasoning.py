@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 import pytest
+
 from virtkg.errors import InconsistentKnowledgeBase
 from virtkg.reasoning import materialize
 
