@@ -16,6 +16,7 @@ from SPARQLWrapper import CSV, JSON, TURTLE, XML, SPARQLWrapper
 from werkzeug.serving import make_server
 
 from virtkg.config import load_settings
+from virtkg.errors import NotAcceptable
 from virtkg.http import create_app
 from virtkg.http.negotiate import choose, parse_accept, result_media_type
 from virtkg.store.base import DATA_GRAPH, GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH
@@ -428,6 +429,35 @@ def test_update_syntax_error_is_400(client: FlaskClient) -> None:
 
 def test_update_by_get_is_400(client: FlaskClient) -> None:
     assert client.get("/sparql", query_string={"update": "CLEAR ALL"}).status_code == 400
+
+
+def test_analysis_is_one_pass_and_cached() -> None:
+    from virtkg.http.guard import IriUse, analyze
+
+    text = (
+        "PREFIX e: <http://example.org/> BASE <sub/> SELECT * FROM <g> FROM NAMED e:n "
+        "WHERE { SERVICE SILENT <svc> { ?s ?p 'SERVICE <http://no>' } }"
+    )
+    info = analyze(text, "http://host/sparql")
+    assert info.form == "SELECT"
+    assert info.services == (IriUse("SERVICE", "http://host/sub/svc"),)
+    assert info.fetches == (
+        IriUse("FROM", "http://host/sub/g"),
+        IriUse("FROM NAMED", "http://example.org/n"),
+    )
+    assert analyze(text, "http://host/sparql") is info  # cached
+    assert analyze("INSERT DATA {}").form is None
+
+
+def test_negotiation_is_cached_but_failures_are_not() -> None:
+    result_media_type.cache_clear()
+    for _ in range(3):
+        assert result_media_type("SELECT", "text/csv;q=0.5, */*;q=0.1") == "text/csv"
+    assert result_media_type.cache_info().hits == 2
+    for _ in range(2):
+        with pytest.raises(NotAcceptable):
+            result_media_type("SELECT", "image/png")
+    assert result_media_type.cache_info().currsize == 1
 
 
 # --- relative IRIs, reasoning after updates ---------------------------------------------------

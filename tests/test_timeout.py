@@ -127,3 +127,29 @@ def test_pool_size_comes_from_settings(workers: int) -> None:
             assert len(executor.worker_pids()) == workers
     finally:
         executor.close()
+
+
+def test_large_results_and_errors_cross_the_worker_socket() -> None:
+    """A result far larger than one socket read arrives whole; engine errors keep their type."""
+    from virtkg.errors import QuerySyntaxError
+    from virtkg.http.executor import ForkedExecutor
+
+    store = EmbeddedStore()
+    big = "x" * 300_000 + "é"
+    store.engine.add(
+        ox.Quad(ox.NamedNode("http://example.org/s"), ox.NamedNode("http://example.org/p"),
+                ox.Literal(big), ox.NamedNode(DATA_GRAPH))
+    )  # fmt: skip
+    executor = ForkedExecutor(store, timeout=5.0, max_rows=0, size=1)
+    try:
+        outcome = executor.run("SELECT ?o WHERE { ?s ?p ?o }", "text/tab-separated-values", None)
+        assert outcome.raw.media_type.startswith("text/tab-separated-values")
+        assert outcome.raw.body.decode("utf-8").splitlines()[1] == f'"{big}"'
+        assert not outcome.truncated
+        with pytest.raises(QuerySyntaxError):
+            executor.run("SELECT ?o WHERE {", "application/sparql-results+json", None)
+        again = executor.run("ASK { ?s ?p ?o }", "application/sparql-results+json", None)
+        assert b"true" in again.raw.body  # the same worker goes on answering
+        assert executor.replaced == 0
+    finally:
+        executor.close()
