@@ -13,6 +13,7 @@ import requests
 from werkzeug.serving import make_server
 
 from virtkg.config import load_settings
+from virtkg.errors import QueryTimeout
 from virtkg.http import create_app
 from virtkg.store.base import DATA_GRAPH
 from virtkg.store.embedded import EmbeddedStore
@@ -153,3 +154,33 @@ def test_large_results_and_errors_cross_the_worker_socket() -> None:
         assert executor.replaced == 0
     finally:
         executor.close()
+
+
+def test_bound_parameters_reach_the_worker_and_a_slow_bound_query_is_stopped(
+    live: tuple[str, object],
+) -> None:
+    """Saved-query bindings cross the process boundary intact and obey the same timeout."""
+    _, executor = live
+    bound = "SELECT ?s WHERE { ?s <http://example.org/p> ?o }"
+    outcome = executor.run(
+        bound, "application/sparql-results+json", None, bindings={"o": ox.Literal("7")}
+    )
+    assert b"http://example.org/s7" in outcome.raw.body
+    assert b"http://example.org/s8" not in outcome.raw.body
+    tagged = executor.run(
+        bound,
+        "application/sparql-results+json",
+        None,
+        bindings={"o": ox.Literal("7", language="en")},
+    )
+    assert b"http://example.org/s7" not in tagged.raw.body  # a different term: no match
+    slow_bound = (
+        SLOW.replace("?a ?b ?c", "?a ?b ?c . FILTER(?c != ?x)").replace(
+            "SELECT (COUNT(*) AS ?n)", "SELECT ?x (COUNT(*) AS ?n)"
+        )
+        + " GROUP BY ?x"
+    )
+    with pytest.raises(QueryTimeout):
+        executor.run(
+            slow_bound, "application/sparql-results+json", None, bindings={"x": ox.Literal("0")}
+        )

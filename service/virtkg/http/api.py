@@ -30,7 +30,6 @@ from virtkg.errors import (
     UnsupportedMediaType,
 )
 from virtkg.http import get_state
-from virtkg.http.executor import cap_result
 from virtkg.http.guard import query_form
 from virtkg.http.negotiate import result_media_type
 from virtkg.queries import SavedQuery, load_saved_queries
@@ -433,7 +432,7 @@ def _query_params() -> dict[str, str]:
 @bp.route("/queries/<name>", methods=["GET", "POST"])
 def run_query(name: str) -> Response:
     """Run a saved query; parameters as in its header; result format by ``Accept``."""
-    store = require_store()
+    require_store()
     found = saved_queries()
     query = found.get(name)
     if query is None:
@@ -441,8 +440,9 @@ def run_query(name: str) -> Response:
     params = _query_params()
     bindings = query.bindings(params)  # 400 for unknown, missing or ill-typed parameters
     media = result_media_type(query_form(query.sparql), request.headers.get("Accept"))
-    raw = store.query_raw(query.sparql, media, bindings=bindings)
-    raw, truncated = cap_result(raw, get_state().settings.max_rows)
+    # Through the executor, so a saved query is bound by the same hard timeout as /sparql.
+    outcome = get_state().executor.run(query.sparql, media, None, bindings=bindings)
+    raw, truncated = outcome.raw, outcome.truncated
     content_type = raw.media_type
     if content_type.startswith("text/") and "charset" not in content_type:
         content_type += "; charset=utf-8"

@@ -37,7 +37,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Protocol
@@ -46,7 +46,7 @@ import pyoxigraph as ox
 
 from virtkg import errors
 from virtkg.errors import QueryTimeout, StoreUnavailable, VirtkgError
-from virtkg.store.base import Dataset, KnowledgeStore, RawResult
+from virtkg.store.base import Dataset, KnowledgeStore, RawResult, Term
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class QueryExecutor(Protocol):
         dataset: Dataset | None,
         allow_service: bool = False,
         base_iri: str | None = None,
+        bindings: Mapping[str, Term] | None = None,
     ) -> Outcome: ...
 
     def write(self, action: Callable[[], None]) -> None: ...
@@ -192,12 +193,15 @@ class DirectExecutor:
         dataset: Dataset | None,
         allow_service: bool = False,
         base_iri: str | None = None,
+        bindings: Mapping[str, Term] | None = None,
     ) -> Outcome:
         """Run one query and cap its rows."""
         start = time.perf_counter()
-        kwargs = {"allow_service": True} if allow_service else {}
+        kwargs: dict[str, object] = {"allow_service": True} if allow_service else {}
         if base_iri:
             kwargs["base_iri"] = base_iri
+        if bindings:
+            kwargs["bindings"] = bindings
         try:
             raw = self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
         except QueryTimeout:
@@ -281,16 +285,39 @@ def encode_request(
     dataset: Dataset | None,
     allow_service: bool,
     base_iri: str | None,
+    bindings: Mapping[str, Term] | None = None,
 ) -> bytes:
     """A query for a worker as bytes (marshal of strings, tuples, None and bools only)."""
     graphs = None if dataset is None else (dataset.default_graphs, dataset.named_graphs)
-    return marshal.dumps((sparql, media_type, graphs, allow_service, base_iri))
+    terms = None if not bindings else {k: _encode_term(v) for k, v in bindings.items()}
+    return marshal.dumps((sparql, media_type, graphs, allow_service, base_iri, terms))
 
 
-def _decode_request(data: bytes) -> tuple[str, str, Dataset | None, bool, str | None]:
-    sparql, media_type, graphs, allow_service, base_iri = marshal.loads(data)  # noqa: S302
+def _encode_term(term: Term) -> tuple[str, ...]:
+    """A bound term as plain strings: ("I", iri) or ("L", value, datatype, language)."""
+    if isinstance(term, ox.NamedNode):
+        return ("I", term.value)
+    if isinstance(term, ox.Literal):
+        return ("L", term.value, term.datatype.value, term.language or "")
+    raise errors.InvalidParameter("only IRIs and literals can be bound to query parameters")
+
+
+def _decode_term(parts: tuple[str, ...]) -> Term:
+    if parts[0] == "I":
+        return ox.NamedNode(parts[1])
+    _, value, datatype, language = parts
+    if language:
+        return ox.Literal(value, language=language)
+    return ox.Literal(value, datatype=ox.NamedNode(datatype))
+
+
+def _decode_request(
+    data: bytes,
+) -> tuple[str, str, Dataset | None, bool, str | None, dict[str, Term] | None]:
+    sparql, media_type, graphs, allow_service, base_iri, terms = marshal.loads(data)  # noqa: S302
     dataset = None if graphs is None else Dataset(graphs[0], graphs[1])
-    return sparql, media_type, dataset, allow_service, base_iri
+    bindings = None if terms is None else {k: _decode_term(v) for k, v in terms.items()}
+    return sparql, media_type, dataset, allow_service, base_iri, bindings
 
 
 def _error_reply(name: str, message: str, details: dict) -> bytes:
@@ -303,10 +330,12 @@ def _error_reply(name: str, message: str, details: dict) -> bytes:
 def _answer(store: KnowledgeStore, max_rows: int, request: bytes) -> list[bytes]:
     """Run one encoded query; the reply as the parts of one message."""
     try:
-        sparql, media_type, dataset, allow_service, base_iri = _decode_request(request)
+        sparql, media_type, dataset, allow_service, base_iri, bindings = _decode_request(request)
         kwargs: dict[str, object] = {"allow_service": True} if allow_service else {}
         if base_iri:
             kwargs["base_iri"] = base_iri
+        if bindings:
+            kwargs["bindings"] = bindings
         raw = store.query_raw(sparql, media_type, dataset=dataset, **kwargs)  # type: ignore[arg-type]
         raw, truncated = cap_result(raw, max_rows)
         media = raw.media_type.encode()
@@ -449,8 +478,10 @@ class ForkedExecutor:
         dataset: Dataset | None,
         allow_service: bool = False,
         base_iri: str | None = None,
+        bindings: Mapping[str, Term] | None = None,
     ) -> Outcome:
         """Run one query in a worker; SIGKILL the worker if it passes the timeout."""
+        request = encode_request(sparql, media_type, dataset, allow_service, base_iri, bindings)
         self._ensure_started()
         start = time.perf_counter()
         try:
@@ -465,7 +496,7 @@ class ForkedExecutor:
         deadline = time.monotonic() + self.timeout - (time.perf_counter() - start)
         try:
             worker.sock.settimeout(_remaining(deadline))
-            _send(worker.sock, encode_request(sparql, media_type, dataset, allow_service, base_iri))
+            _send(worker.sock, request)
             reply = _recv(worker.sock, deadline)
         except TimeoutError:
             self.timeouts += 1
