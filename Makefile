@@ -14,10 +14,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# Browser libraries for the UI, pinned in package-lock.json, served from node_modules/.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --omit=dev --no-audit --no-fund --loglevel=error
+
+install: $(BIN)/python node_modules/.package-lock.json
 	$(BIN)/pip install --quiet -e .
 
-install-test: $(BIN)/python system-deps
+install-test: $(BIN)/python system-deps node_modules/.package-lock.json
 	$(BIN)/pip install --quiet -e '.[test]'
 
 # Installs the Debian packages above when any is missing (needs root or sudo).
@@ -56,4 +60,4 @@ render: install-test
 	$(BIN)/virtkg render html
 
 clean:
-	rm -rf $(VENV) .pytest_cache artifacts
+	rm -rf $(VENV) .pytest_cache artifacts node_modules
