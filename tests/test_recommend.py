@@ -10,17 +10,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pyoxigraph import NamedNode
+
 from virtkg.config import load_settings
 from virtkg.errors import InvalidParameter, NotFound, UnknownRequirement
 from virtkg.kb import load_knowledge_base
+from virtkg.reasoning import materialize
 from virtkg.recommend import (
+    MAX_BOUND,
     RANKING,
     list_scenarios,
+    load_snapshot,
     load_vocabulary,
     recommend,
     recommend_for_scenario,
@@ -28,6 +33,7 @@ from virtkg.recommend import (
     sort_key,
 )
 from virtkg.store import open_store
+from virtkg.store.base import ASSERTED_GRAPHS, INFERRED_GRAPH
 
 VKG = "https://w3id.org/virtkg/ontology#"
 TECH = "https://w3id.org/virtkg/technology/"
@@ -61,6 +67,18 @@ def store(tmp_path_factory):
     load_knowledge_base(kb, settings)
     yield kb
     kb.close()
+
+
+@pytest.fixture(scope="module")
+def snapshot(store):
+    """One snapshot of the real KB, as the REST layer keeps it."""
+    return load_snapshot(store)
+
+
+@pytest.fixture(params=["store", "snapshot"])
+def via(request, store, snapshot):
+    """Keyword arguments for recommend(): read from the store, or from the snapshot."""
+    return {} if request.param == "store" else {"snapshot": snapshot}
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +190,7 @@ def test_unknown_scenario_lists_the_ids(store):
 
 def test_injection_attempts_are_inert(store):
     before = store.count()
-    attacks = ['" } ; DROP ALL ; #', "hardware> } ; DROP ALL ; #", "hardware\" . ?s ?p ?o"]
+    attacks = ['" } ; DROP ALL ; #', "hardware> } ; DROP ALL ; #", 'hardware" . ?s ?p ?o']
     for attack in attacks:
         with pytest.raises(UnknownRequirement):
             recommend(store, {"isolation": attack})
@@ -188,12 +206,12 @@ def test_injection_attempts_are_inert(store):
 # -- scenarios: fit comes from the reasoned graph ----------
 
 
-def test_scenario_fit_equals_all_requirements_met(store):
+def test_scenario_fit_equals_all_requirements_met(store, via):
     scenarios = list_scenarios(store)
     assert len(scenarios) >= 10
     fitting_somewhere = 0
     for scenario in scenarios:
-        recommendation = recommend_for_scenario(store, scenario["id"])
+        recommendation = recommend_for_scenario(store, scenario["id"], **via)
         assert len(recommendation.requirements) == len(scenario["requirements"])
         fit_class = NamedNode(scenario["fit_class"])
         reasoned = {r["t"].value for r in rows(store, "SELECT ?t { ?t a ?c }", c=fit_class)}
@@ -228,8 +246,8 @@ AD_HOC = [
 
 
 @pytest.mark.parametrize("requirements", AD_HOC)
-def test_status_matches_the_reasoned_graph(store, requirements):
-    recommendation = recommend(store, requirements)
+def test_status_matches_the_reasoned_graph(store, requirements, via):
+    recommendation = recommend(store, requirements, **via)
     technologies = {r["t"].value for r in rows(store, "SELECT ?t { ?t a vkg:Technology }")}
     assert {r.iri for r in recommendation.results} == technologies
     for result in recommendation.results:
@@ -238,11 +256,15 @@ def test_status_matches_the_reasoned_graph(store, requirements):
                 continue
             tech = NamedNode(result.iri)
             satisfied = rows(
-                store, "SELECT ?t { ?t vkg:satisfies ?r }", t=tech,
+                store,
+                "SELECT ?t { ?t vkg:satisfies ?r }",
+                t=tech,
                 r=NamedNode(req.wanted.requirement.iri),
             )
             judged = rows(
-                store, "SELECT ?t ?v { ?t ?p ?v }", t=tech,
+                store,
+                "SELECT ?t ?v { ?t ?p ?v }",
+                t=tech,
                 p=NamedNode(req.wanted.dimension.judged_by),
             )
             expected = "met" if satisfied else ("unmet" if judged else "unknown")
@@ -250,30 +272,32 @@ def test_status_matches_the_reasoned_graph(store, requirements):
         assert result.fits == all(r.status == "met" for r in result.requirements)
 
 
-@pytest.mark.parametrize(("dimension", "prop"), [("max_startup_ms", "startupTimeMs"),
-                                                  ("max_memory_overhead_mib", "memoryOverheadMiB")])
-def test_numeric_bound_is_judged_on_the_largest_value(store, dimension, prop):
+@pytest.mark.parametrize(
+    ("dimension", "prop"),
+    [("max_startup_ms", "startupTimeMs"), ("max_memory_overhead_mib", "memoryOverheadMiB")],
+)
+def test_numeric_bound_is_judged_on_the_largest_value(store, dimension, prop, via):
     recorded = numeric_facts(store, prop)
     assert recorded, f"no {prop} in the KB"
     for tech, values in recorded.items():
         largest = max(values)
         if largest <= 0:
             continue
-        below = recommend(store, {dimension: largest}).results
-        above = recommend(store, {dimension: largest * Decimal("0.999")}).results
+        below = recommend(store, {dimension: largest}, **via).results
+        above = recommend(store, {dimension: largest * Decimal("0.999")}, **via).results
         (at,) = [r for r in below if r.iri == tech]
         (over,) = [r for r in above if r.iri == tech]
         assert at.requirements[0].status == "met"
         assert over.requirements[0].status == "unmet"  # some recorded value is above the bound
         assert len(over.requirements[0].facts) == len(set(values))  # contested values all shown
-    for result in recommend(store, {dimension: 10**9}).results:
+    for result in recommend(store, {dimension: 10**9}, **via).results:
         expected = "met" if result.iri in recorded else "unknown"
         assert result.requirements[0].status == expected
 
 
 @pytest.mark.parametrize("requirements", AD_HOC)
-def test_ranking_follows_the_documented_key(store, requirements):
-    data = recommend(store, requirements).to_dict()["results"]
+def test_ranking_follows_the_documented_key(store, requirements, via):
+    data = recommend(store, requirements, **via).to_dict()["results"]
 
     def key(r):  # the documented key, recomputed from the JSON
         startup, memory = r["startup_ms"], r["memory_overhead_mib"]
@@ -281,8 +305,10 @@ def test_ranking_follows_the_documented_key(store, requirements):
             not r["fits"],
             -r["met"] / len(r["requirements"]),
             r["unmet"],
-            startup is None, startup or 0,
-            memory is None, memory or 0,
+            startup is None,
+            startup or 0,
+            memory is None,
+            memory or 0,
             r["technology"]["label"].casefold(),
         )
 
@@ -314,11 +340,13 @@ def test_no_requirements_everything_fits(store):
     assert results and all(r.fits and r.score == 1.0 for r in results)
 
 
-def test_met_and_unmet_facts_have_sources(store):
+def test_met_and_unmet_facts_have_sources(store, via):
     every = {name: sorted(values)[0] for name, values in DESIGN_DIMENSIONS.items()}
     every.update({"max_startup_ms": 100, "max_memory_overhead_mib": 10})
-    recommendations = [recommend(store, every)]
-    recommendations += [recommend_for_scenario(store, s["id"]) for s in list_scenarios(store)]
+    recommendations = [recommend(store, every, **via)]
+    recommendations += [
+        recommend_for_scenario(store, s["id"], **via) for s in list_scenarios(store)
+    ]
     checked = 0
     for recommendation in recommendations:
         for result in all_results(recommendation):
@@ -334,8 +362,8 @@ def test_met_and_unmet_facts_have_sources(store):
     assert checked > 100
 
 
-def test_technology_json_shape(store):
-    data = recommend(store, {"isolation": "hardware", "gpu": "any"}).to_dict()
+def test_technology_json_shape(store, via):
+    data = recommend(store, {"isolation": "hardware", "gpu": "any"}, **via).to_dict()
     for result in data["results"]:
         tech = result["technology"]
         assert tech["iri"] == TECH + tech["id"]
@@ -365,7 +393,8 @@ def test_fixture_contested_startup_is_conservative(mini):
 
 def test_fixture_scenarios_and_caveats(mini):
     assert {r.id for r in recommend_for_scenario(mini, "microservices").fitting} == {
-        "docker", "gvisor",
+        "docker",
+        "gvisor",
     }
     assert recommend_for_scenario(mini, "windows-containers").fitting == []
     data = recommend(mini, {"isolation": "process"}).to_dict()
@@ -379,9 +408,175 @@ def test_fixture_evidence_properties_from_the_rules(mini):
     vocabulary = load_vocabulary(mini)
     guest = {v.value: v for v in vocabulary.dimensions["guest"].values}
     assert set(guest["own-linux-kernel"].evidence_properties) == {
-        VKG + "guestPlatform", VKG + "kernelRelation",
+        VKG + "guestPlatform",
+        VKG + "kernelRelation",
     }
     data = recommend(mini, {"guest": "own-linux-kernel"}).to_dict()
     firecracker = next(r for r in data["results"] if r["technology"]["id"] == "firecracker")
     shown = {f["property"]["iri"] for f in firecracker["requirements"][0]["facts"]}
     assert shown == {VKG + "guestPlatform", VKG + "kernelRelation"}
+
+
+# -- the snapshot: a cache of the reasoned graph's triples ---------------------------------------
+
+
+ALL_CASES = [*AD_HOC, {}, {"max_startup_ms": "0.5"}, {"guest": "other-cpu-arch", "gpu": "any"}]
+
+
+@pytest.mark.parametrize("requirements", ALL_CASES)
+def test_snapshot_answers_equal_the_store_answers(store, snapshot, requirements):
+    direct = recommend(store, requirements)
+    cached = recommend(store, requirements, snapshot=snapshot)
+    assert cached.to_dict() == direct.to_dict()
+    assert json.loads(cached.to_json()) == cached.to_dict()
+
+
+def test_snapshot_scenarios_equal_the_store_answers(store, snapshot):
+    for scenario in snapshot.vocabulary.scenarios:
+        direct = recommend_for_scenario(store, scenario).to_dict()
+        assert recommend_for_scenario(store, scenario, snapshot=snapshot).to_dict() == direct
+
+
+def test_snapshot_holds_the_inferred_triples(store, snapshot):
+    satisfies = {
+        (r["t"].value, r["r"].value) for r in rows(store, "SELECT ?t ?r { ?t vkg:satisfies ?r }")
+    }
+    assert snapshot.satisfies == satisfies
+    for scenario in snapshot.vocabulary.scenarios.values():
+        members = rows(store, "SELECT ?t { ?t a ?c }", c=NamedNode(scenario.fit_class))
+        assert snapshot.fit_members[scenario.fit_class] == {r["t"].value for r in members}
+
+
+def test_snapshot_json_is_what_to_dict_gives(snapshot):
+    recommendation = recommend(None, {"isolation": "hardware", "max_startup_ms": 125.5},
+                               snapshot=snapshot)  # fmt: skip
+    text = recommendation.to_json()
+    assert json.loads(text) == recommendation.to_dict()
+    assert text == json.dumps(recommendation.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def asserted(store):
+    """The asserted graphs as the store holds them now (for reasoning again)."""
+    from pyoxigraph import Triple
+
+    return [
+        Triple(q.subject, q.predicate, q.object)
+        for graph in ASSERTED_GRAPHS
+        for q in store.engine.quads_for_pattern(None, None, None, NamedNode(graph))
+    ]
+
+
+def test_a_snapshot_built_after_an_update_changes_the_answer(tmp_path):
+    settings = load_settings(environ={}, cache_dir=str(tmp_path))
+    kb = open_store(settings)
+    try:
+        load_knowledge_base(kb, settings)
+        before = load_snapshot(kb)
+        firecracker = TECH + "firecracker"
+
+        def status(snap, scenario=False):
+            if scenario:
+                rec = recommend_for_scenario(kb, "regulated-isolation", snapshot=snap)
+                return next(r.fits for r in rec.results if r.iri == firecracker)
+            rec = recommend(kb, {"isolation": "hardware"}, snapshot=snap)
+            return next(r.requirements[0].status for r in rec.results if r.iri == firecracker)
+
+        assert status(before) == "met" and status(before, scenario=True) is True
+        kb.update(f"""PREFIX vkg: <{VKG}>
+            DELETE WHERE {{ GRAPH <https://w3id.org/virtkg/graph/data> {{
+              <{firecracker}> vkg:isolationBoundary ?b }} }}""")
+        kb.replace_graph(INFERRED_GRAPH, materialize(asserted(kb)).inferred)
+        after = load_snapshot(kb)
+        # the new snapshot follows the reasoned graph: no boundary left, so nothing to judge by
+        assert not rows(kb, "SELECT ?r { ?t vkg:satisfies ?r }", t=NamedNode(firecracker),
+                        r=NamedNode(VKG + "MinIsolationHardware"))  # fmt: skip
+        assert status(after) == "unknown"
+        assert status(after, scenario=False) == status(None)  # same as reading the store
+        assert status(after, scenario=True) is False
+        # the old one is a cache of the old triples, which is why the API drops it on update
+        assert status(before) == "met"
+    finally:
+        kb.close()
+
+
+def test_api_drops_the_snapshot_after_a_sparql_update(tmp_path):
+    from virtkg.http import create_app
+
+    settings = load_settings(
+        environ={}, cache_dir=str(tmp_path), query_workers=0, update_token="t0ken"
+    )
+    app = create_app(settings)
+    client = app.test_client()
+    state = app.extensions["virtkg"]
+
+    def firecracker():
+        response = client.post("/api/recommend", json={"requirements": {"isolation": "hardware"}})
+        assert response.status_code == 200
+        results = response.get_json()["results"]
+        return next(r for r in results if r["technology"]["id"] == "firecracker")
+
+    try:
+        assert firecracker()["requirements"][0]["status"] == "met"
+        first = state.cache["api:snapshot"]
+        response = client.post(
+            "/sparql",
+            data=f"""PREFIX vkg: <{VKG}>
+                DELETE WHERE {{ GRAPH <https://w3id.org/virtkg/graph/data> {{
+                  <{TECH}firecracker> vkg:isolationBoundary ?b }} }}""",
+            content_type="application/sparql-update",
+            headers={"Authorization": "Bearer t0ken"},
+        )
+        assert response.status_code == 204, response.data
+        assert "api:snapshot" not in state.cache
+        assert firecracker()["requirements"][0]["status"] == "unknown"
+        assert state.cache["api:snapshot"] is not first
+    finally:
+        state.executor.close()
+
+
+# -- numeric bounds: absurd ones are refused before any conversion -------------------------------
+
+
+BAD_BOUNDS = [
+    "1e999999999",
+    "1E+999999999",
+    "-1e999999999",
+    "1e-999999999",
+    Decimal("1e999999999"),
+    Decimal("Infinity"),
+    Decimal("NaN"),
+    "Infinity",
+    "nan",
+    1e300,
+    -math.inf,
+    10**16,
+    10**5000,  # str() of it would raise ValueError
+    "1" + "0" * 60,
+    "9" * 70,
+    "1e16",
+    1e15 * 1.5,
+    "0x10",
+    "1_000",
+    " 1 2 ",
+]
+
+
+@pytest.mark.parametrize("bad", BAD_BOUNDS, ids=range(len(BAD_BOUNDS)))
+def test_absurd_bounds_are_refused(store, bad):
+    vocabulary = load_vocabulary(store)
+    start = time.perf_counter()
+    with pytest.raises(InvalidParameter) as info:
+        recommend(store, {"max_startup_ms": bad}, vocabulary=vocabulary)
+    assert time.perf_counter() - start < 0.5
+    assert info.value.details["name"] == "max_startup_ms"
+    assert len(info.value.message) < 300
+
+
+@pytest.mark.parametrize(
+    ("good", "expected"),
+    [(MAX_BOUND, MAX_BOUND), (10**15, MAX_BOUND), ("1e15", MAX_BOUND), (1e15, MAX_BOUND),
+     ("+250.50", Decimal("250.5")), (".5", Decimal("0.5")), ("2E2", Decimal(200)), (7, 7)],
+)  # fmt: skip
+def test_large_but_sane_bounds_are_accepted(snapshot, good, expected):
+    (wanted,) = recommend(None, {"max_memory_overhead_mib": good}, snapshot=snapshot).requirements
+    assert wanted.bound == expected

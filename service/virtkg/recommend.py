@@ -18,14 +18,18 @@ Ranking (see docs/recommendation.md), best first:
 6. label, case-insensitively.
 
 Everything is fetched in three SPARQL queries (vocabulary and scenarios; facts with their sources;
-technologies with kinds, inferred satisfaction, fit and caveats) and combined in Python.
+technologies with kinds, inferred satisfaction, fit and caveats) into a :class:`KnowledgeSnapshot`
+(:func:`load_snapshot`), a cache of those triples that a caller may keep while the knowledge base
+does not change (the REST layer does); ranking a snapshot runs no query.
 IRIs placed in VALUES blocks come from the graph, never from user input.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -404,6 +408,15 @@ def list_scenarios(store: KnowledgeStore) -> list[dict]:
 # ------------------------------------------------------------------------------------------------
 # request validation
 
+#: Largest numeric bound accepted (10**15 ms is 31,000 years; 10**15 MiB is an exabyte).
+MAX_BOUND = Decimal(10**15)
+_MAX_BOUND_INT = 10**15
+#: A numeric string: plain decimal digits with an optional exponent of at most 3 digits, so that
+#: nothing like ``1e999999999`` is ever handed to Decimal (or later turned into a giant integer).
+_NUMBER_TEXT = re.compile(r"\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?")
+_MAX_NUMBER_TEXT = 64
+_ANY_EXPONENT = re.compile(r"\+?(?:\d+\.?\d*|\.\d+)[eE]\+?\d+")
+
 
 @dataclass(frozen=True)
 class Wanted:
@@ -429,25 +442,60 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+def _shown(raw: object) -> str:
+    """``repr(raw)`` for an error message, short (and safe for integers of any size)."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) > _MAX_BOUND_INT:
+        return f"an integer of {len(format(abs(raw), 'x')) * 4} bits"  # str() could refuse it
+    text = repr(raw)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _parse_bound(dim: Dimension, raw: object) -> Decimal:
-    problem = InvalidParameter(
-        f"requirement {dim.name!r} must be a positive number ({dim.unit or 'no unit'}),"
-        f" got {raw!r}",
-        details={
-            "name": dim.name,
-            "value": repr(raw),
-            "expected": "positive number",
-            "unit": dim.unit,
-        },
-    )
-    if isinstance(raw, bool) or not isinstance(raw, int | float | Decimal | str):
-        raise problem
-    try:
-        bound = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise problem from None
-    if not bound.is_finite() or bound <= 0 or (isinstance(raw, float) and math.isnan(raw)):
-        raise problem
+    """A numeric requirement: a positive finite number no larger than :data:`MAX_BOUND`.
+
+    Absurd input (non-finite, above the maximum, more than 64 characters, an exponent of more
+    than three digits) is refused *before* any conversion, so ``1e999999999`` or a 5,000-digit
+    integer never builds a huge number.
+    """
+    shown = _shown(raw)
+
+    def problem(why: str = "a positive number") -> InvalidParameter:
+        return InvalidParameter(
+            f"requirement {dim.name!r} must be {why} ({dim.unit or 'no unit'}), got {shown}",
+            details={"name": dim.name, "value": shown, "expected": why, "unit": dim.unit},
+        )
+
+    too_large = f"a positive number no larger than 10^{len(str(_MAX_BOUND_INT)) - 1}"
+    if isinstance(raw, bool):
+        raise problem()
+    if isinstance(raw, int):
+        if raw > _MAX_BOUND_INT:
+            raise problem(too_large)
+        bound = Decimal(raw)
+    elif isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise problem()
+        if raw > _MAX_BOUND_INT:
+            raise problem(too_large)
+        bound = Decimal(repr(raw))
+    elif isinstance(raw, Decimal):
+        if not raw.is_finite():
+            raise problem()
+        if raw > MAX_BOUND:
+            raise problem(too_large)
+        bound = raw
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if len(text) > _MAX_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(text):
+            huge = len(text) > _MAX_NUMBER_TEXT or _ANY_EXPONENT.fullmatch(text)
+            raise problem(too_large if huge else "a positive number")
+        bound = Decimal(text)
+        if bound > MAX_BOUND:
+            raise problem(too_large)
+    else:
+        raise problem()
+    if bound <= 0:
+        raise problem()
     return bound
 
 
@@ -509,12 +557,19 @@ def parse_requirements(vocabulary: Vocabulary, requirements: Mapping[str, object
 
 
 # ------------------------------------------------------------------------------------------------
-# results
+# the snapshot: everything the ranking needs, read once per state of the knowledge base
+
+#: Compact JSON exactly as the REST layer writes it (UTF-8 text, no spaces).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass
 class Fact:
-    """One asserted fact of a technology with the sources of its axiom annotation(s)."""
+    """One asserted fact of a technology with the sources of its axiom annotation(s).
+
+    Facts belong to a :class:`KnowledgeSnapshot` and are shared by every recommendation made
+    from it: treat them as read-only.
+    """
 
     property: str
     value: Term
@@ -576,137 +631,101 @@ def _source(iri: str, sources: Mapping[str, dict]) -> dict:
     return {"id": _local(iri, SOURCE_BASE), "iri": iri, "label": None, "url": None}
 
 
-@dataclass
-class RequirementResult:
-    """How one technology fares on one requested requirement, with the facts behind it."""
-
-    wanted: Wanted
-    status: str  # met | unmet | unknown
-    facts: list[Fact]
-    largest: Decimal | None = None
-
-    def to_dict(self, property_labels: Mapping[str, str]) -> dict:
-        data = self.wanted.to_dict()
-        data["status"] = self.status
-        if self.wanted.bound is not None:
-            data["largest_recorded"] = _number(self.largest) if self.largest is not None else None
-        data["facts"] = [f.to_dict(property_labels) for f in self.facts]
-        return data
+def _json_number(value: Decimal | None) -> str:
+    return "null" if value is None else _encode(_number(value))
 
 
-@dataclass
-class Caveat:
-    """A caveat attached to a technology; ``relevant`` when its dimension was requested."""
+class Evidence:
+    """The facts one technology shows for one requirement value, as read from the graph.
+
+    ``judged`` is whether the technology has any value for the dimension's ``vkg:judgedBy``
+    property, ``largest`` the largest recorded value (numeric requirements). ``facts_json`` is
+    the serialized ``facts`` list, computed on first use and then kept with the snapshot.
+    """
+
+    __slots__ = ("facts", "judged", "largest", "_labels", "_json")
+
+    def __init__(
+        self,
+        facts: tuple[Fact, ...],
+        judged: bool,
+        largest: Decimal | None = None,
+        property_labels: Mapping[str, str] | None = None,
+    ) -> None:
+        self.facts = facts
+        self.judged = judged
+        self.largest = largest
+        self._labels = property_labels or {}
+        self._json: str | None = None
+
+    @property
+    def facts_json(self) -> str:
+        if self._json is None:
+            self._json = _encode([f.to_dict(self._labels) for f in self.facts])
+        return self._json
+
+    @property
+    def largest_json(self) -> str:
+        return _json_number(self.largest)
+
+
+_NO_EVIDENCE = Evidence((), False)
+
+
+@dataclass(frozen=True)
+class CaveatEntry:
+    """A caveat of a technology, with its JSON for both values of ``relevant``."""
 
     iri: str
     label: str | None
     text: str | None
     dimension: str | None  # apiName
-    relevant: bool
-    sources: list[dict]
-
-    def to_dict(self) -> dict:
-        return {
-            "id": _local(self.iri, CAVEAT_BASE),
-            "iri": self.iri,
-            "label": self.label,
-            "text": self.text,
-            "dimension": self.dimension,
-            "relevant": self.relevant,
-            "sources": [dict(s) for s in self.sources],
-        }
+    sources: tuple[dict, ...]
+    json_relevant: str
+    json_other: str
 
 
-@dataclass
-class TechnologyResult:
-    """One ranked technology."""
+@dataclass(frozen=True)
+class TechnologyEntry:
+    """One technology of a snapshot: label, kind, headline figures, evidence, caveats."""
 
     iri: str
     label: str
     kind_iri: str | None
     kind_label: str | None
-    fits: bool
-    requirements: list[RequirementResult]
-    caveats: list[Caveat]
     startup_ms: Decimal | None
     memory_overhead_mib: Decimal | None
-    rank: int = 0
+    evidence: Mapping[str, Evidence]  # requirement IRI -> Evidence
+    caveats: tuple[CaveatEntry, ...]  # sorted by IRI
+    fit_classes: frozenset[str]  # fit classes it is a member of (rdf:type in the reasoned graph)
+    tiebreak: tuple  # ranking key items 4-6
+    technology_json: str  # '"technology":{...}'
+    figures_json: str  # '"startup_ms":...,"memory_overhead_mib":...'
 
     @property
     def id(self) -> str:
         return _local(self.iri, TECH_BASE)
 
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.requirements if r.status == status)
 
-    @property
-    def score(self) -> float:
-        if not self.requirements:
-            return 1.0
-        return self.count("met") / len(self.requirements)
+@dataclass(frozen=True)
+class KnowledgeSnapshot:
+    """Everything the ranking needs, read from the reasoned graph in three SPARQL queries.
 
-    def to_dict(self, property_labels: Mapping[str, str]) -> dict:
-        return {
-            "rank": self.rank,
-            "technology": {
-                "id": self.id,
-                "iri": self.iri,
-                "label": self.label,
-                "kind": {"iri": self.kind_iri, "label": self.kind_label},
-            },
-            "fits": self.fits,
-            "score": round(self.score, 4),
-            "met": self.count("met"),
-            "unmet": self.count("unmet"),
-            "unknown": self.count("unknown"),
-            "startup_ms": _number(self.startup_ms) if self.startup_ms is not None else None,
-            "memory_overhead_mib": (
-                _number(self.memory_overhead_mib) if self.memory_overhead_mib is not None else None
-            ),
-            "requirements": [r.to_dict(property_labels) for r in self.requirements],
-            "caveats": [c.to_dict() for c in self.caveats],
-        }
+    A cache of triples, not of decisions: the vocabulary and scenarios; per technology its facts
+    with their sources, the inferred ``vkg:satisfies`` triples, its fit-class memberships and its
+    caveats. Build it with :func:`load_snapshot` and keep it as long as the knowledge base does not
+    change (the REST layer keeps one per KB state and drops it after every SPARQL update).
+    """
 
+    vocabulary: Vocabulary
+    technologies: tuple[TechnologyEntry, ...]
+    satisfies: frozenset[tuple[str, str]]  # (technology IRI, requirement IRI)
+    fit_members: Mapping[str, frozenset[str]]  # fit class IRI -> technology IRIs
+    property_labels: Mapping[str, str]
+    sources: Mapping[str, dict]
 
-def sort_key(result: TechnologyResult) -> tuple:
-    """The documented ranking key (smaller sorts first)."""
-    return (
-        not result.fits,
-        -result.score,
-        result.count("unmet"),
-        result.startup_ms is None,
-        result.startup_ms if result.startup_ms is not None else Decimal(0),
-        result.memory_overhead_mib is None,
-        result.memory_overhead_mib if result.memory_overhead_mib is not None else Decimal(0),
-        result.label.casefold(),
-    )
-
-
-@dataclass
-class Recommendation:
-    """A ranked list of technologies for a requirement set (and optionally a scenario)."""
-
-    requirements: list[Wanted]
-    results: list[TechnologyResult]
-    scenario: Scenario | None = None
-    vocabulary: Vocabulary | None = None
-    property_labels: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def fitting(self) -> list[TechnologyResult]:
-        return [r for r in self.results if r.fits]
-
-    def to_dict(self) -> dict:
-        return {
-            "scenario": self.scenario.to_dict(self.vocabulary) if self.scenario else None,
-            "requirements": [w.to_dict() for w in self.requirements],
-            "ranking": list(RANKING),
-            "results": [r.to_dict(self.property_labels) for r in self.results],
-        }
-
-
-# ------------------------------------------------------------------------------------------------
-# the computation
+    def technology(self, iri: str) -> TechnologyEntry | None:
+        return next((t for t in self.technologies if t.iri == iri), None)
 
 
 def _values(terms: Iterable[str]) -> str:
@@ -719,15 +738,32 @@ def _values(terms: Iterable[str]) -> str:
     return " ".join(str(NamedNode(iri)) for iri in iris)
 
 
-def _rank(
+def _fact_order(fact: Fact) -> tuple:
+    """Facts of one property: numbers ascending, then by value (a deterministic order)."""
+    number = fact.number()
+    return (number is None, number if number is not None else 0, fact.value.value, str(fact.value))
+
+
+def load_snapshot(
     store: KnowledgeStore,
-    vocabulary: Vocabulary,
-    wanted: list[Wanted],
-    scenario: Scenario | None = None,
-) -> Recommendation:
+    *,
+    vocabulary: Vocabulary | None = None,
+    only: Collection[str] | None = None,
+) -> KnowledgeSnapshot:
+    """Read a :class:`KnowledgeSnapshot` (three queries; two when ``vocabulary`` is given).
+
+    ``only`` (requirement IRIs) reads just what ranking for those requirements needs: a partial
+    snapshot for a one-off call, to be used for nothing else.
+    """
+    vocabulary = vocabulary or load_vocabulary(store)
+    dimensions = list(vocabulary.dimensions.values())
+    requirement_values = [
+        (d, v) for d in dimensions for v in d.values if only is None or v.iri in only
+    ]
     properties = {STARTUP_PROPERTY, MEMORY_PROPERTY}
-    for w in wanted:
-        properties.update(w.requirement.evidence_properties)
+    for dim, value in requirement_values:
+        properties.add(dim.judged_by)
+        properties.update(value.evidence_properties)
     labels = _Labels()
 
     # 1. facts of every technology for the relevant properties, their annotations, all sources
@@ -767,26 +803,31 @@ def _rank(
         fact.evidence = fact.evidence or _text(row.get("y"))
 
     # 2. technologies: kind, inferred satisfaction, fit class membership, caveats
+    fit_classes = [
+        s.fit_class
+        for s in vocabulary.scenarios.values()
+        if s.fit_class and (only is None or set(s.requirements) <= set(only))
+    ]
     query = TECHNOLOGIES_QUERY % {
         "data": DATA_GRAPH,
-        "requirements": _values(w.requirement.iri for w in wanted if w.bound is None),
-        "fit": _values([scenario.fit_class] if scenario and scenario.fit_class else []),
+        "requirements": _values(v.iri for d, v in requirement_values if d.kind != "numeric"),
+        "fit": _values(fit_classes),
     }
-    techs: dict[str, dict] = {}
+    techs: dict[str, set[str]] = {}
     satisfied: set[tuple[str, str]] = set()
-    fitting: set[str] = set()
+    fit_members: dict[str, set[str]] = {iri: set() for iri in fit_classes}
     caveats: dict[str, dict[str, dict]] = {}
     caveat_sources: list[tuple[str, str]] = []
     for row in _rows(store.query(query)):
         part, subject = row["part"].value, row["s"].value
         if part == "technology":
-            techs.setdefault(subject, {"kinds": set()})["kinds"].add(row["o"].value)
+            techs.setdefault(subject, set()).add(row["o"].value)
             labels.add(subject, row.get("label"))
             labels.add(row["o"].value, row.get("x"))
         elif part == "satisfies":
             satisfied.add((subject, row["o"].value))
         elif part == "fits":
-            fitting.add(subject)
+            fit_members.setdefault(row["o"].value, set()).add(subject)
         elif part == "caveat":
             cav = caveats.setdefault(subject, {}).setdefault(
                 row["o"].value, {"text": None, "dim": None, "sources": {}}
@@ -801,79 +842,95 @@ def _rank(
             if caveat in by_caveat:
                 by_caveat[caveat]["sources"].setdefault(source, _source(source, sources))
 
+    # 3. labels are complete: resolve them, then serialize every fragment once
     for iri, source in sources.items():
         source["label"] = labels.get(iri, source["id"])
-    dim_names = {d.iri: d.name for d in vocabulary.dimensions.values()}
-    requested_dims = {w.dimension.name for w in wanted}
-    results = []
-    for tech, info in techs.items():
-        tech_facts = facts.get(tech, {})
-        reqs = []
-        for w in wanted:
-            shown = [
-                f for p in w.requirement.evidence_properties for f in tech_facts.get(p, {}).values()
-            ]
-            if w.bound is not None:
-                numbers = [n for f in shown if (n := f.number()) is not None]
-                largest = max(numbers) if numbers else None
-                status = "unknown"
-                if largest is not None:
-                    status = "met" if largest <= w.bound else "unmet"
-                reqs.append(RequirementResult(w, status, shown, largest))
-                continue
-            if (tech, w.requirement.iri) in satisfied:
-                status = "met"
-            elif tech_facts.get(w.dimension.judged_by):
-                status = "unmet"
-            else:
-                status = "unknown"
-            reqs.append(RequirementResult(w, status, shown))
-        tech_caveats = [
-            Caveat(
-                iri=iri,
-                label=labels.get(iri),
-                text=c["text"],
-                dimension=dim_names.get(c["dim"]) if c["dim"] else None,
-                relevant=bool(c["dim"]) and dim_names.get(c["dim"]) in requested_dims,
-                sources=sorted(c["sources"].values(), key=lambda s: _source_order(s["id"])),
-            )
-            for iri, c in sorted(caveats.get(tech, {}).items())
-        ]
-        kind = sorted(info["kinds"])[0] if info["kinds"] else None
-        # a scenario's fit is read from the reasoned graph; ad hoc it is "every requirement met"
-        fits = all(r.status == "met" for r in reqs)
-        if scenario is not None:
-            fits = tech in fitting
-        results.append(
-            TechnologyResult(
-                iri=tech,
-                label=labels.get(tech, _local(tech, TECH_BASE)) or tech,
-                kind_iri=kind,
-                kind_label=labels.get(kind) if kind else None,
-                fits=fits,
-                requirements=reqs,
-                caveats=sorted(tech_caveats, key=lambda c: (not c.relevant, c.iri)),
-                startup_ms=_largest(tech_facts.get(STARTUP_PROPERTY, {}).values()),
-                memory_overhead_mib=_largest(tech_facts.get(MEMORY_PROPERTY, {}).values()),
-            )
-        )
-    results.sort(key=sort_key)
-    for position, result in enumerate(results, start=1):
-        result.rank = position
-    for result in results:
-        for req in result.requirements:
-            for fact in req.facts:
-                if isinstance(fact.value, NamedNode):
-                    fact.value_label = labels.get(fact.value.value)
-    property_labels = {d.judged_by: d.label for d in vocabulary.dimensions.values()}
+    property_labels = {d.judged_by: d.label for d in dimensions}
     for prop in properties:
         property_labels[prop] = labels.get(prop, property_labels.get(prop)) or _local(prop, VKG)
-    return Recommendation(
-        requirements=wanted,
-        results=results,
-        scenario=scenario,
+    for by_property in facts.values():
+        for by_value in by_property.values():
+            for fact in by_value.values():
+                if isinstance(fact.value, NamedNode):
+                    fact.value_label = labels.get(fact.value.value)
+    dim_names = {d.iri: d.name for d in dimensions}
+    entries = []
+    for tech, kinds in techs.items():
+        tech_facts = {
+            prop: sorted(by_value.values(), key=_fact_order)
+            for prop, by_value in facts.get(tech, {}).items()
+        }
+        evidence: dict[str, Evidence] = {}
+        for dim, value in requirement_values:
+            shown = tuple(f for p in value.evidence_properties for f in tech_facts.get(p, ()))
+            if dim.kind == "numeric":
+                largest = _largest(shown)
+                evidence[value.iri] = Evidence(shown, largest is not None, largest, property_labels)
+            else:
+                judged = bool(tech_facts.get(dim.judged_by))
+                evidence[value.iri] = Evidence(shown, judged, None, property_labels)
+        kind = sorted(kinds)[0] if kinds else None
+        label = labels.get(tech, _local(tech, TECH_BASE)) or tech
+        startup = _largest(tech_facts.get(STARTUP_PROPERTY, ()))
+        memory = _largest(tech_facts.get(MEMORY_PROPERTY, ()))
+        tech_caveats = []
+        for iri, c in sorted(caveats.get(tech, {}).items()):
+            dimension = dim_names.get(c["dim"]) if c["dim"] else None
+            cav_sources = tuple(sorted(c["sources"].values(), key=lambda s: _source_order(s["id"])))
+            data = {
+                "id": _local(iri, CAVEAT_BASE),
+                "iri": iri,
+                "label": labels.get(iri),
+                "text": c["text"],
+                "dimension": dimension,
+                "relevant": False,
+                "sources": list(cav_sources),
+            }
+            other = _encode(data)
+            data["relevant"] = True
+            tech_caveats.append(
+                CaveatEntry(
+                    iri, labels.get(iri), c["text"], dimension, cav_sources, _encode(data), other
+                )
+            )
+        technology = {
+            "id": _local(tech, TECH_BASE),
+            "iri": tech,
+            "label": label,
+            "kind": {"iri": kind, "label": labels.get(kind) if kind else None},
+        }
+        entries.append(
+            TechnologyEntry(
+                iri=tech,
+                label=label,
+                kind_iri=kind,
+                kind_label=labels.get(kind) if kind else None,
+                startup_ms=startup,
+                memory_overhead_mib=memory,
+                evidence=evidence,
+                caveats=tuple(tech_caveats),
+                fit_classes=frozenset(c for c, members in fit_members.items() if tech in members),
+                tiebreak=(
+                    startup is None,
+                    startup if startup is not None else Decimal(0),
+                    memory is None,
+                    memory if memory is not None else Decimal(0),
+                    label.casefold(),
+                ),
+                technology_json='"technology":' + _encode(technology),
+                figures_json=f'"startup_ms":{_json_number(startup)},'
+                f'"memory_overhead_mib":{_json_number(memory)}',
+            )
+        )
+    # a stable order to start from: the ranking's own tie-break (so equal keys keep it)
+    entries.sort(key=lambda e: (e.tiebreak, e.iri))
+    return KnowledgeSnapshot(
         vocabulary=vocabulary,
+        technologies=tuple(entries),
+        satisfies=frozenset(satisfied),
+        fit_members={k: frozenset(v) for k, v in fit_members.items()},
         property_labels=property_labels,
+        sources=sources,
     )
 
 
@@ -882,25 +939,257 @@ def _largest(facts: Iterable[Fact]) -> Decimal | None:
     return max(numbers) if numbers else None
 
 
+# ------------------------------------------------------------------------------------------------
+# results
+
+MET, UNMET, UNKNOWN = "met", "unmet", "unknown"
+
+
+@dataclass(slots=True)
+class RequirementResult:
+    """How one technology fares on one requested requirement, with the facts behind it."""
+
+    wanted: Wanted
+    status: str  # met | unmet | unknown
+    evidence: Evidence
+
+    @property
+    def facts(self) -> tuple[Fact, ...]:
+        return self.evidence.facts
+
+    @property
+    def largest(self) -> Decimal | None:
+        return self.evidence.largest
+
+    def to_dict(self) -> dict:
+        return json.loads(_requirement_json(_wanted_prefix(self.wanted), self))
+
+
+@dataclass
+class Caveat:
+    """A caveat attached to a technology; ``relevant`` when its dimension was requested."""
+
+    iri: str
+    label: str | None
+    text: str | None
+    dimension: str | None  # apiName
+    relevant: bool
+    sources: list[dict]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": _local(self.iri, CAVEAT_BASE),
+            "iri": self.iri,
+            "label": self.label,
+            "text": self.text,
+            "dimension": self.dimension,
+            "relevant": self.relevant,
+            "sources": [dict(s) for s in self.sources],
+        }
+
+
+@dataclass(slots=True)
+class TechnologyResult:
+    """One ranked technology."""
+
+    technology: TechnologyEntry
+    fits: bool
+    requirements: list[RequirementResult]
+    met: int
+    unmet: int
+    requested: frozenset[str]  # requested dimension names (which caveats are relevant)
+    rank: int = 0
+
+    iri = property(lambda self: self.technology.iri)
+    id = property(lambda self: self.technology.id)
+    label = property(lambda self: self.technology.label)
+    kind_iri = property(lambda self: self.technology.kind_iri)
+    kind_label = property(lambda self: self.technology.kind_label)
+    startup_ms = property(lambda self: self.technology.startup_ms)
+    memory_overhead_mib = property(lambda self: self.technology.memory_overhead_mib)
+
+    @property
+    def unknown(self) -> int:
+        return len(self.requirements) - self.met - self.unmet
+
+    def count(self, status: str) -> int:
+        return {MET: self.met, UNMET: self.unmet, UNKNOWN: self.unknown}.get(status, 0)
+
+    @property
+    def score(self) -> float:
+        return self.met / len(self.requirements) if self.requirements else 1.0
+
+    def _caveats(self) -> list[CaveatEntry]:
+        """Relevant caveats (dimension requested) first, then the others; each by IRI."""
+        found = self.technology.caveats
+        if not found:
+            return []
+        relevant = [c for c in found if c.dimension in self.requested]
+        return relevant + [c for c in found if c.dimension not in self.requested]
+
+    @property
+    def caveats(self) -> list[Caveat]:
+        return [
+            Caveat(c.iri, c.label, c.text, c.dimension, c.dimension in self.requested,
+                   list(c.sources))
+            for c in self._caveats()
+        ]  # fmt: skip
+
+    def to_dict(self) -> dict:
+        return json.loads(self.to_json([_wanted_prefix(r.wanted) for r in self.requirements]))
+
+    def to_json(self, prefixes: list[str]) -> str:
+        """This result as JSON text; ``prefixes[i]`` is the opening of requirement i's object."""
+        n = len(self.requirements)
+        requirements = ",".join(
+            _requirement_json(prefixes[i], self.requirements[i]) for i in range(n)
+        )
+        caveats = ",".join(
+            c.json_relevant if c.dimension in self.requested else c.json_other
+            for c in self._caveats()
+        )
+        tech = self.technology
+        fits = "true" if self.fits else "false"
+        return (
+            f'{{"rank":{self.rank},{tech.technology_json},"fits":{fits},'
+            f'"score":{round(self.score, 4)!r},"met":{self.met},"unmet":{self.unmet},'
+            f'"unknown":{n - self.met - self.unmet},{tech.figures_json},'
+            f'"requirements":[{requirements}],"caveats":[{caveats}]}}'
+        )
+
+
+def _wanted_prefix(wanted: Wanted) -> str:
+    """``wanted.to_dict()`` as JSON without its closing brace."""
+    return _encode(wanted.to_dict())[:-1]
+
+
+def _requirement_json(prefix: str, result: RequirementResult) -> str:
+    evidence = result.evidence
+    if result.wanted.bound is not None:
+        return (
+            f'{prefix},"status":"{result.status}","largest_recorded":{evidence.largest_json},'
+            f'"facts":{evidence.facts_json}}}'
+        )
+    return f'{prefix},"status":"{result.status}","facts":{evidence.facts_json}}}'
+
+
+def sort_key(result: TechnologyResult) -> tuple:
+    """The documented ranking key (smaller sorts first)."""
+    return (not result.fits, -result.score, result.unmet, *result.technology.tiebreak)
+
+
+_RANKING_JSON = _encode(list(RANKING))
+
+
+@dataclass
+class Recommendation:
+    """A ranked list of technologies for a requirement set (and optionally a scenario)."""
+
+    requirements: list[Wanted]
+    results: list[TechnologyResult]
+    scenario: Scenario | None = None
+    vocabulary: Vocabulary | None = None
+    property_labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def fitting(self) -> list[TechnologyResult]:
+        return [r for r in self.results if r.fits]
+
+    def to_json(self) -> str:
+        """The JSON text of :meth:`to_dict`, assembled from the snapshot's serialized fragments."""
+        prefixes = [_wanted_prefix(w) for w in self.requirements]
+        scenario = _encode(self.scenario.to_dict(self.vocabulary)) if self.scenario else "null"
+        wanted = ",".join(p + "}" for p in prefixes)
+        results = ",".join(r.to_json(prefixes) for r in self.results)
+        return (
+            f'{{"scenario":{scenario},"requirements":[{wanted}],"ranking":{_RANKING_JSON},'
+            f'"results":[{results}]}}'
+        )
+
+    def to_dict(self) -> dict:
+        return json.loads(self.to_json())
+
+
+# ------------------------------------------------------------------------------------------------
+# the computation
+
+
+def rank(
+    snapshot: KnowledgeSnapshot, wanted: list[Wanted], scenario: Scenario | None = None
+) -> Recommendation:
+    """Rank every technology of ``snapshot`` for parsed requirements (no query).
+
+    Categorical: met when the snapshot holds ``tech vkg:satisfies requirement``, unknown when
+    the technology has no value for the dimension's judging property, unmet otherwise. Numeric:
+    the largest recorded value against the bound. A scenario's ``fits`` is membership of its fit
+    class; ad hoc it is "every requirement met".
+    """
+    requested = frozenset(w.dimension.name for w in wanted)
+    iris = [w.requirement.iri for w in wanted]
+    bounds = [w.bound for w in wanted]
+    satisfies = snapshot.satisfies
+    fit_class = scenario.fit_class if scenario is not None else None
+    n = len(wanted)
+    results = []
+    for tech in snapshot.technologies:
+        evidence = tech.evidence
+        reqs = []
+        met = unmet = 0
+        for i in range(n):
+            w, ev = wanted[i], evidence.get(iris[i], _NO_EVIDENCE)
+            bound = bounds[i]
+            if bound is None:
+                if (tech.iri, iris[i]) in satisfies:
+                    status = MET
+                elif ev.judged:
+                    status = UNMET
+                else:
+                    status = UNKNOWN
+            elif ev.largest is None:
+                status = UNKNOWN
+            else:
+                status = MET if ev.largest <= bound else UNMET
+            if status == MET:
+                met += 1
+            elif status == UNMET:
+                unmet += 1
+            reqs.append(RequirementResult(w, status, ev))
+        fits = met == n if scenario is None else fit_class in tech.fit_classes
+        results.append(TechnologyResult(tech, fits, reqs, met, unmet, requested))
+    results.sort(key=sort_key)
+    for position, result in enumerate(results, start=1):
+        result.rank = position
+    return Recommendation(
+        requirements=wanted,
+        results=results,
+        scenario=scenario,
+        vocabulary=snapshot.vocabulary,
+        property_labels=dict(snapshot.property_labels),
+    )
+
+
 def recommend(
     store: KnowledgeStore,
     requirements: Mapping[str, object],
     *,
     vocabulary: Vocabulary | None = None,
+    snapshot: KnowledgeSnapshot | None = None,
 ) -> Recommendation:
     """Rank every technology for ad-hoc requirements ``{apiName: apiValue | number | bool}``.
 
-    ``vocabulary`` (from :func:`load_vocabulary`, cached by the caller per KB state) saves a query.
+    ``snapshot`` (from :func:`load_snapshot`, kept by the caller per KB state) saves every query;
+    without it one is read from ``store`` (``vocabulary``, if given, saves one of the three).
     """
+    if snapshot is not None:
+        return rank(snapshot, parse_requirements(snapshot.vocabulary, requirements))
     vocabulary = vocabulary or load_vocabulary(store)
-    return _rank(store, vocabulary, parse_requirements(vocabulary, requirements))
+    wanted = parse_requirements(vocabulary, requirements)
+    only = {w.requirement.iri for w in wanted}
+    return rank(load_snapshot(store, vocabulary=vocabulary, only=only), wanted)
 
 
-def recommend_for_scenario(
-    store: KnowledgeStore, scenario_id: str, *, vocabulary: Vocabulary | None = None
-) -> Recommendation:
-    """Rank every technology for a scenario; ``fits`` is membership of the scenario's fit class."""
-    vocabulary = vocabulary or load_vocabulary(store)
+def scenario_requirements(vocabulary: Vocabulary, scenario_id: object) -> tuple[Scenario, list]:
+    """A scenario and its requirements as :class:`Wanted` (``NotFound`` for an unknown id)."""
     scenario = vocabulary.scenarios.get(scenario_id) if isinstance(scenario_id, str) else None
     if scenario is None:
         raise NotFound(
@@ -913,4 +1202,21 @@ def recommend_for_scenario(
         if found is not None:
             wanted.append(Wanted(found[0], found[1]))
     wanted.sort(key=lambda w: (w.dimension.name, w.requirement.value or ""))
-    return _rank(store, vocabulary, wanted, scenario)
+    return scenario, wanted
+
+
+def recommend_for_scenario(
+    store: KnowledgeStore,
+    scenario_id: str,
+    *,
+    vocabulary: Vocabulary | None = None,
+    snapshot: KnowledgeSnapshot | None = None,
+) -> Recommendation:
+    """Rank every technology for a scenario; ``fits`` is membership of the scenario's fit class."""
+    if snapshot is not None:
+        scenario, wanted = scenario_requirements(snapshot.vocabulary, scenario_id)
+        return rank(snapshot, wanted, scenario)
+    vocabulary = vocabulary or load_vocabulary(store)
+    scenario, wanted = scenario_requirements(vocabulary, scenario_id)
+    only = {w.requirement.iri for w in wanted}
+    return rank(load_snapshot(store, vocabulary=vocabulary, only=only), wanted, scenario)

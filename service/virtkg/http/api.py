@@ -4,8 +4,9 @@ Every answer is JSON (saved queries: SPARQL results, negotiated like ``/sparql``
 ``{"error": code, "message": ...}`` with a 4xx status, mapped in :mod:`virtkg.http.errors`.
 
 Results that depend only on the knowledge base are kept in ``ServiceState.cache`` as serialized
-bytes. The KB changes only through SPARQL Update, and ``/sparql`` clears that cache after every
-update, so nothing here goes stale.
+bytes, next to one :class:`~virtkg.recommend.KnowledgeSnapshot` (what ranking needs from the
+reasoned graph: recommendations then run no query). The KB changes only through SPARQL Update,
+and ``/sparql`` clears that cache after every update, so nothing here goes stale.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -39,13 +39,11 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
-#: Most recommendation answers kept per process (each is one serialized JSON body).
-RECOMMEND_CACHE_SIZE = 1024
+#: Most answers kept per memo table and process (each is one serialized JSON body; a
+#: recommendation is ~80-140 KB, and computing one from the snapshot takes ~0.2 ms).
+RECOMMEND_CACHE_SIZE = 256
 #: Longest accepted ``ids`` list for /api/compare (the catalog allows 2 to 6).
 _COMPARE_MAX_TEXT = 2000
-
-#: Largest decimal exponent accepted for a numeric requirement (10**15 ms is 31,000 years).
-MAX_BOUND_DIGITS = 15
 
 _lock = threading.Lock()
 
@@ -70,10 +68,18 @@ def _json(body: bytes, status: int = 200) -> Response:
     return Response(body, status=status, mimetype=JSON)
 
 
-def memo(name: str, key: object, build: Callable[[], Any]) -> bytes:
+def memo(
+    name: str,
+    key: object,
+    build: Callable[[], Any],
+    *,
+    encode: Callable[[Any], bytes] = dump,
+    still_valid: Callable[[], bool] | None = None,
+) -> bytes:
     """Like :func:`cached` for answers keyed by request input: at most RECOMMEND_CACHE_SIZE kept.
 
-    Only successful answers are stored (``build`` raising leaves nothing behind).
+    Only successful answers are stored (``build`` raising leaves nothing behind), and only while
+    ``still_valid()`` (e.g. the KB state they were built from is still the current one).
     """
     cache = get_state().cache
     table = cache.get(name)
@@ -81,7 +87,9 @@ def memo(name: str, key: object, build: Callable[[], Any]) -> bytes:
         table = cache.setdefault(name, {})
     body = table.get(key)
     if body is None:
-        body = dump(build())
+        body = encode(build())
+        if still_valid is not None and not still_valid():
+            return body
         with _lock:
             if len(table) >= RECOMMEND_CACHE_SIZE:
                 table.pop(next(iter(table)), None)
@@ -99,14 +107,34 @@ def cached(key: str, build: Callable[[], Any]) -> bytes:
     return body
 
 
-def vocabulary() -> recommend.Vocabulary:
-    """The requirement vocabulary and scenarios, read once per KB state."""
+def snapshot() -> recommend.KnowledgeSnapshot:
+    """What recommendations need from the reasoned graph, read once per KB state.
+
+    Kept in ``ServiceState.cache``, which a SPARQL update clears. A snapshot whose reading
+    overlapped an update (the cache was cleared meanwhile, so its generation token is gone) serves
+    the request that built it but is not kept.
+    """
     cache = get_state().cache
-    vocab = cache.get("api:vocabulary")
-    if vocab is None:
-        vocab = recommend.load_vocabulary(require_store())
-        cache["api:vocabulary"] = vocab
-    return vocab
+    found = cache.get("api:snapshot")
+    if found is None:
+        token = cache.setdefault("api:generation", object())
+        found = recommend.load_snapshot(require_store())
+        if cache.get("api:generation") is token:
+            found = cache.setdefault("api:snapshot", found)
+    return found
+
+
+def _is_current(snap: recommend.KnowledgeSnapshot) -> Callable[[], bool]:
+    return lambda: get_state().cache.get("api:snapshot") is snap
+
+
+def _encode_text(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+def vocabulary() -> recommend.Vocabulary:
+    """The requirement vocabulary and scenarios, read once per KB state (with the snapshot)."""
+    return snapshot().vocabulary
 
 
 def saved_queries() -> dict[str, SavedQuery]:
@@ -212,12 +240,22 @@ def scenario(scenario_id: str) -> Response:
 @bp.get("/scenarios/<scenario_id>/recommendations")
 def scenario_recommendations(scenario_id: str) -> Response:
     """Every technology ranked for a scenario (``fits`` = member of its fit class)."""
-    store = require_store()
+    require_store()
+    snap = snapshot()
 
-    def build() -> dict:
-        return recommend.recommend_for_scenario(store, scenario_id).to_dict()  # 404 if unknown
+    def build() -> str:  # 404 if unknown
+        scenario, wanted = recommend.scenario_requirements(snap.vocabulary, scenario_id)
+        return recommend.rank(snap, wanted, scenario).to_json()
 
-    return _json(memo("api:scenario-recommendations", scenario_id, build))
+    return _json(
+        memo(
+            "api:scenario-recommendations",
+            scenario_id,
+            build,
+            encode=_encode_text,
+            still_valid=_is_current(snap),
+        )
+    )
 
 
 # --- recommendation -----------------------------------------------------------------------
@@ -263,45 +301,25 @@ def _kind(value: object) -> str:
     )
 
 
-def _check_bounds(vocab: recommend.Vocabulary, requirements: Mapping[str, object]) -> None:
-    """Refuse absurd numeric bounds before the ranking sees them.
-
-    ``1e999999999`` is a valid decimal, but turning it into an int would build a billion-digit
-    number; no start-up time or memory overhead needs more than MAX_BOUND_DIGITS digits.
-    """
-    for name, raw in requirements.items():
-        dim = vocab.dimensions.get(name) if isinstance(name, str) else None
-        if dim is None or dim.kind != "numeric" or isinstance(raw, bool):
-            continue
-        if not isinstance(raw, int | float | str):
-            continue  # parse_requirements reports the wrong type
-        text = str(raw).strip()
-        try:
-            bound = Decimal(text) if len(text) <= 40 else None
-        except InvalidOperation:
-            continue  # parse_requirements reports it
-        if bound is None or (bound.is_finite() and bound.adjusted() >= MAX_BOUND_DIGITS):
-            raise InvalidParameter(
-                f"requirement {name!r} is too large: give a number below 10^{MAX_BOUND_DIGITS}",
-                details={"name": name, "unit": dim.unit, "expected": "positive number"},
-            )
-
-
 def recommendation_body(requirements: Mapping[str, object]) -> bytes:
     """The serialized recommendation for ``requirements`` (validated; memoized per request set).
 
     The cache key is the parsed requirement list, so equivalent spellings (``"Hardware"``,
     ``true``/``"true"``, ``100``/``"100.0"``) share one entry.
     """
-    vocab = vocabulary()
-    _check_bounds(vocab, requirements)
-    wanted = recommend.parse_requirements(vocab, requirements)
+    snap = snapshot()
+    # absurd bounds (1e999999999, 10^60, inf) are refused here, before any conversion
+    wanted = recommend.parse_requirements(snap.vocabulary, requirements)
     key = tuple(
         (w.dimension.name, w.requirement.iri, None if w.bound is None else str(w.bound.normalize()))
         for w in wanted
     )
     return memo(
-        "api:recommend", key, lambda: recommend.recommend(require_store(), requirements).to_dict()
+        "api:recommend",
+        key,
+        lambda: recommend.rank(snap, wanted).to_json(),
+        encode=_encode_text,
+        still_valid=_is_current(snap),
     )
 
 
