@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import rdflib
 from pyoxigraph import Literal, NamedNode, Triple
+
 from virtkg.store import DATA_GRAPH, EmbeddedStore, SelectResult
 
 EX = "http://example.org/bench/"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 from rdflib.compare import isomorphic
+
 from virtkg.checks import CHECKS, main, run_checks
 from virtkg.checks.hermit import check_consistency
 from virtkg.checks.owlapi import check_owl_dl_profile

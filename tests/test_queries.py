@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from pyoxigraph import Literal, NamedNode
+
 from virtkg.config import PROJECT_ROOT, load_settings
 from virtkg.errors import CheckFailed, InvalidParameter
 from virtkg.kb import load_knowledge_base
@@ -16,9 +17,17 @@ QUERIES = PROJECT_ROOT / "queries"
 VKG = "https://w3id.org/virtkg/ontology#"
 TECH = "https://w3id.org/virtkg/technology/"
 REQUIRED_QUERIES = {
-    "technologies-by-isolation", "fastest-hardware-isolated", "windows-guests",
-    "technology-sources", "scenarios-for-technology", "technologies-for-scenario",
-    "contested-facts", "needs-nested-virtualization", "gpu-options", "escape-cves", "licences",
+    "technologies-by-isolation",
+    "fastest-hardware-isolated",
+    "windows-guests",
+    "technology-sources",
+    "scenarios-for-technology",
+    "technologies-for-scenario",
+    "contested-facts",
+    "needs-nested-virtualization",
+    "gpu-options",
+    "escape-cves",
+    "licences",
     "technologies-by-kind",
 }
 #: Values for the required parameters when every query is run.
@@ -80,16 +89,28 @@ SELECT ?_a_iri ?__n_integer ?__d_decimal ?_t ?__l_en ?__s_string ?__b_boolean WH
     assert list(params) == ["a", "n", "d", "t", "l", "s", "b"]
     assert params["a"].required and not params["n"].required
     assert {n: p.type for n, p in params.items()} == {
-        "a": "iri", "n": "integer", "d": "decimal", "t": "string", "l": "langString",
-        "s": "string", "b": "boolean",
+        "a": "iri",
+        "n": "integer",
+        "d": "decimal",
+        "t": "string",
+        "l": "langString",
+        "s": "string",
+        "b": "boolean",
     }
     assert params["n"].term("42") == Literal("42", datatype=NamedNode(XSD("integer")))
     assert params["d"].term("2.50") == Literal("2.50", datatype=NamedNode(XSD("decimal")))
     assert params["l"].term("hi") == Literal("hi", language="en")
     assert params["t"].term("hi") == Literal("hi")
     assert params["b"].term("TRUE") == Literal("true", datatype=NamedNode(XSD("boolean")))
-    for name, bad in [("a", "not an iri"), ("a", "http://x/> } DROP ALL"), ("n", "4.2"),
-                      ("n", "12abc"), ("d", "NaN"), ("d", "1e"), ("b", "yes")]:
+    for name, bad in [
+        ("a", "not an iri"),
+        ("a", "http://x/> } DROP ALL"),
+        ("n", "4.2"),
+        ("n", "12abc"),
+        ("d", "NaN"),
+        ("d", "1e"),
+        ("b", "yes"),
+    ]:
         with pytest.raises(InvalidParameter) as info:
             params[name].term(bad)
         assert info.value.details["name"] == name
@@ -100,14 +121,18 @@ def XSD(name: str) -> str:  # noqa: N802
 
 
 def test_header_lists_and_unknown_types(tmp_path):
-    write(tmp_path, "listed", """#+ summary: "Listed"
+    write(
+        tmp_path,
+        "listed",
+        """#+ summary: "Listed"
 #+ description: d
 #+ tags:
 #+   - one
 #+   - two
 #+ method: GET
 SELECT ?s WHERE { ?s ?p ?o }
-""")
+""",
+    )
     query = load_saved_queries(tmp_path)["listed"]
     assert (query.title, query.tags, query.parameters) == ("Listed", ["one", "two"], [])
     assert query.extra == {"method": "GET"}
