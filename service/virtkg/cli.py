@@ -16,7 +16,7 @@ from pathlib import Path
 from virtkg import __version__
 from virtkg.config import Settings, load_settings
 from virtkg.errors import VirtkgError
-from virtkg.store.base import AskResult, GraphResult, QueryResult
+from virtkg.store.base import AskResult, GraphResult, KnowledgeStore, QueryResult
 
 #: Settings exposed as flags on every sub-command that opens a store.
 STORE_FLAGS = (
@@ -65,12 +65,14 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
-def _open_loaded_store(settings: Settings):  # noqa: ANN202 - returns a KnowledgeStore
+def _open_loaded_store(settings: Settings) -> KnowledgeStore:
+    """Open the configured store, loading and reasoning the KB into it if it is empty."""
     from virtkg.kb import load_knowledge_base
     from virtkg.store import open_store
 
     store = open_store(settings)
-    load_knowledge_base(store, settings)
+    if store.count() == 0:  # a remote or on-disk store that holds the KB is used as it is
+        load_knowledge_base(store, settings)
     return store
 
 
