@@ -295,6 +295,14 @@ def test_numeric_bound_is_judged_on_the_largest_value(store, dimension, prop, vi
         assert result.requirements[0].status == expected
 
 
+def isolation_ranks(store) -> dict:
+    rows = store.query(
+        "SELECT ?t (MAX(?r) AS ?rank) WHERE { ?t <https://w3id.org/virtkg/ontology#isolationBoundary>"
+        " ?b . ?b <https://w3id.org/virtkg/ontology#isolationRank> ?r } GROUP BY ?t"
+    ).rows
+    return {row["t"].value: int(row["rank"].value) for row in rows}
+
+
 @pytest.mark.parametrize("requirements", AD_HOC)
 def test_ranking_follows_the_documented_key(store, requirements, via):
     data = recommend(store, requirements, **via).to_dict()["results"]
@@ -305,14 +313,18 @@ def test_ranking_follows_the_documented_key(store, requirements, via):
             not r["fits"],
             -r["met"] / len(r["requirements"]),
             r["unmet"],
-            startup is None,
-            startup or 0,
+            r["isolation_rank"] if r["isolation_rank"] is not None else 1_000,
             memory is None,
             memory or 0,
+            startup is None,
+            startup or 0,
             r["technology"]["label"].casefold(),
         )
 
     assert [key(r) for r in data] == sorted(key(r) for r in data)
+    ranks = isolation_ranks(store)
+    for r in data:  # the rank in the JSON is the boundary's vkg:isolationRank in the graph
+        assert r["isolation_rank"] == ranks.get(r["technology"]["iri"])
     for r in data:
         total = len(r["requirements"])
         assert r["met"] + r["unmet"] + r["unknown"] == total

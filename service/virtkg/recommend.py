@@ -13,9 +13,15 @@ Ranking (see docs/recommendation.md), best first:
 2. higher score, where score = met / number of requirements (unknown counts 0: it is not evidence;
    1.0 when there are no requirements);
 3. fewer unmet requirements (so "unknown" ranks above "unmet" at equal score);
-4. smaller startup time (largest recorded value; technologies without one last);
-5. smaller memory overhead (largest recorded value; without one last);
-6. label, case-insensitively.
+4. least mechanism: the lower isolation rank of its boundary (process and language sandbox 1,
+   user-space kernel 2, hardware virtualization 3; none recorded last). Among technologies that
+   meet the same requirements, the one with less isolation machinery has less overhead (Felter et
+   al., S1) — ask for isolation explicitly when you want more;
+5. smaller memory overhead (largest recorded value; without one last): per-instance figures are
+   the most comparable across sources;
+6. smaller startup time (largest recorded value; without one last): startup figures are measured
+   under very different conditions, so they only order what is otherwise equal;
+7. label, case-insensitively.
 
 Everything is fetched in three SPARQL queries (vocabulary and scenarios; facts with their sources;
 technologies with kinds, inferred satisfaction, fit and caveats) into a :class:`KnowledgeSnapshot`
@@ -51,10 +57,13 @@ RANKING = (
     "fits (all requirements met) first",
     "score = met / requirements, descending (unknown counts 0)",
     "fewer unmet requirements",
-    "smaller startup time (largest recorded value; none recorded last)",
+    "least mechanism: lower isolation rank (vkg:isolationRank of its boundary; none last)",
     "smaller memory overhead (largest recorded value; none recorded last)",
+    "smaller startup time (largest recorded value; none recorded last)",
     "label",
 )
+#: Sorts a technology with no recorded isolation boundary after every ranked one.
+_NO_RANK = 1_000
 
 PREFIXES = """PREFIX vkg: <https://w3id.org/virtkg/ontology#>
 PREFIX owl: <http://www.w3.org/2002/07/owl#>
@@ -168,6 +177,10 @@ TECHNOLOGIES_QUERY = (
   } UNION {
     BIND("caveat-source" AS ?part)
     ?s vkg:appliesTo [] ; dcterms:source ?o .
+  } UNION {
+    BIND("isolation" AS ?part)
+    ?s vkg:isolationBoundary ?o .
+    ?o vkg:isolationRank ?x .
   }
 }"""
 )
@@ -818,6 +831,7 @@ def load_snapshot(
     fit_members: dict[str, set[str]] = {iri: set() for iri in fit_classes}
     caveats: dict[str, dict[str, dict]] = {}
     caveat_sources: list[tuple[str, str]] = []
+    isolation_rank: dict[str, int] = {}
     for row in _rows(store.query(query)):
         part, subject = row["part"].value, row["s"].value
         if part == "technology":
@@ -837,6 +851,9 @@ def load_snapshot(
             cav["dim"] = cav["dim"] or _text(row.get("y"))
         elif part == "caveat-source":
             caveat_sources.append((subject, row["o"].value))
+        elif part == "isolation":
+            rank = int(row["x"].value)
+            isolation_rank[subject] = max(rank, isolation_rank.get(subject, rank))
     for caveat, source in caveat_sources:
         for by_caveat in caveats.values():
             if caveat in by_caveat:
@@ -911,15 +928,17 @@ def load_snapshot(
                 caveats=tuple(tech_caveats),
                 fit_classes=frozenset(c for c, members in fit_members.items() if tech in members),
                 tiebreak=(
-                    startup is None,
-                    startup if startup is not None else Decimal(0),
+                    isolation_rank.get(tech, _NO_RANK),
                     memory is None,
                     memory if memory is not None else Decimal(0),
+                    startup is None,
+                    startup if startup is not None else Decimal(0),
                     label.casefold(),
                 ),
                 technology_json='"technology":' + _encode(technology),
                 figures_json=f'"startup_ms":{_json_number(startup)},'
-                f'"memory_overhead_mib":{_json_number(memory)}',
+                f'"memory_overhead_mib":{_json_number(memory)},'
+                f'"isolation_rank":{json.dumps(isolation_rank.get(tech))}',
             )
         )
     # a stable order to start from: the ranking's own tie-break (so equal keys keep it)

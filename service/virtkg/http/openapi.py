@@ -243,6 +243,7 @@ SCHEMAS: dict[str, Any] = {
             "unknown": {"type": "integer"},
             "startup_ms": {"type": ["number", "null"]},
             "memory_overhead_mib": {"type": ["number", "null"]},
+            "isolation_rank": {"type": ["integer", "null"]},
             "requirements": {"type": "array", "items": _ref("RequirementResult")},
             "caveats": {"type": "array", "items": _ref("Caveat")},
         },
