@@ -162,6 +162,16 @@ def test_default_graph_is_the_union_unless_a_dataset_says_otherwise(loaded: Know
     assert loaded.query(ask, dataset=Dataset()) == AskResult(True)
 
 
+def test_a_query_s_own_from_clause_selects_its_default_graph(loaded: KnowledgeStore) -> None:
+    """Without dataset arguments, FROM <g> makes g the default graph (not the union)."""
+    ask = "ASK FROM <%s> { ?s a <https://w3id.org/virtkg/ontology#Technology> }"
+    assert loaded.query(PREFIXES + ask % INFERRED_GRAPH) == AskResult(True)
+    assert loaded.query(PREFIXES + ask % DATA_GRAPH) == AskResult(False)
+    # a protocol dataset replaces the query's own clauses
+    union = Dataset(default_graphs=(INFERRED_GRAPH,))
+    assert loaded.query(PREFIXES + ask % DATA_GRAPH, dataset=union) == AskResult(True)
+
+
 def test_dataset_named_graphs(loaded: KnowledgeStore) -> None:
     sparql = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
     everything = select(loaded, sparql)

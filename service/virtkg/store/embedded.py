@@ -44,7 +44,12 @@ from virtkg.store.base import (
     SelectResult,
     Term,
 )
-from virtkg.store.sparql_text import add_values_block, check_bindings, find_service_iris
+from virtkg.store.sparql_text import (
+    add_values_block,
+    check_bindings,
+    find_service_iris,
+    from_clauses,
+)
 
 #: Media types :meth:`EmbeddedStore.query_raw` serializes, by query kind.
 RESULTS_MEDIA_TYPES = tuple(
@@ -166,6 +171,15 @@ def _named_node(iri: str) -> NamedNode:
         raise InvalidParameter(f"not a valid IRI: {iri!r}") from exc
 
 
+def own_dataset(sparql: str, base_iri: str | None = None) -> Dataset | None:
+    """The dataset a query's own FROM / FROM NAMED clauses select (None when it has none).
+
+    Mapped explicitly: the union-default-graph option would otherwise override them.
+    """
+    clauses = from_clauses(sparql, base_iri or "")
+    return None if clauses is None else Dataset(default_graphs=clauses[0], named_graphs=clauses[1])
+
+
 class EmbeddedStore:
     """A :class:`~virtkg.store.base.KnowledgeStore` on pyoxigraph, in this process."""
 
@@ -213,6 +227,8 @@ class EmbeddedStore:
         options: dict[str, object] = {}
         if base_iri:
             options["base_iri"] = _base(base_iri)
+        if dataset is None:  # without protocol parameters, the query's own FROM clauses count
+            dataset = own_dataset(sparql, base_iri)
         if dataset is None or dataset.default_graphs is None:
             options["use_default_graph_as_union"] = True
         else:

@@ -47,7 +47,7 @@ from virtkg.errors import (
     VirtkgError,
 )
 from virtkg.store.base import Dataset, GraphResult, QueryResult, RawResult, Term
-from virtkg.store.embedded import check_no_service, normalize_result, to_quads
+from virtkg.store.embedded import check_no_service, normalize_result, own_dataset, to_quads
 from virtkg.store.sparql_text import add_values_block
 
 _RESULTS_JSON = QueryResultsFormat.JSON.media_type
@@ -120,6 +120,9 @@ class RemoteStore:
         wrapper.timeout = self.timeout  # type: ignore[assignment]  # float, not int(): 0.5 s works
         if query is not None:
             wrapper.addCustomHttpHeader("Accept", accept)
+        if query is not None and dataset is None:
+            # the server's union default graph would override the query's own FROM clauses
+            dataset = own_dataset(query)
         for name, graph in self._dataset_parameters(dataset):
             wrapper.addParameter(name, graph)
         what = "query" if query is not None else "update"

@@ -162,6 +162,35 @@ def find_service_iris(sparql: str) -> list[str]:
     return found
 
 
+def from_clauses(sparql: str, base_iri: str = "") -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The graphs a query's own ``FROM`` and ``FROM NAMED`` clauses name, or None without any.
+
+    Returned as (default graphs, named graphs), prefixed names expanded and relative IRIs
+    resolved against the text's ``BASE`` (itself against ``base_iri``).
+    """
+    if "from" not in sparql.lower():  # cheap pre-check: most queries have none
+        return None
+    tokens = list(tokenize(sparql))
+    prefixes: dict[str, str] = {}
+    base = base_iri
+    defaults: list[str] = []
+    named: list[str] = []
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1 : index + 4]
+        if token.is_keyword("PREFIX") and len(following) >= 2 and following[1].kind == "iri":
+            prefixes[following[0].text] = _resolve(following[1], {}, base)
+        elif token.is_keyword("BASE") and following and following[0].kind == "iri":
+            base = _resolve(following[0], {}, base)
+        elif token.is_keyword("FROM") and following:
+            target = named if following[0].is_keyword("NAMED") else defaults
+            following = following[1:] if following[0].is_keyword("NAMED") else following
+            if following:
+                target.append(_resolve(following[0], prefixes, base))
+    if not defaults and not named:
+        return None
+    return tuple(defaults), tuple(named)
+
+
 def query_form(sparql: str) -> str | None:
     """The query form: ``SELECT``, ``CONSTRUCT``, ``ASK``, ``DESCRIBE``, or None."""
     for token in tokenize(sparql):
