@@ -17,13 +17,14 @@ from urllib.parse import urljoin
 import pyoxigraph as ox
 import pytest
 import requests
+from w3c_manifest import w3c_suite_dir
 from werkzeug.serving import make_server
 
 from virtkg.config import load_settings
 from virtkg.http import create_app
 from virtkg.store.embedded import EmbeddedStore
 
-W3C = Path("/work/shared/w3c/sparql11")
+W3C = w3c_suite_dir()
 PROTOCOL = W3C / "protocol"
 MANIFEST = PROTOCOL / "manifest.ttl"
 TOKEN = "w3c-test-token"

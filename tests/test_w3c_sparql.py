@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -38,7 +37,13 @@ import pytest
 import rdflib
 import requests
 from rdflib.compare import isomorphic
-from w3c_manifest import Entry, is_result_set_graph, load_entries, read_result_set
+from w3c_manifest import (
+    Entry,
+    is_result_set_graph,
+    load_entries,
+    read_result_set,
+    w3c_suite_dir,
+)
 from werkzeug.serving import make_server
 
 from virtkg.config import load_settings
@@ -47,7 +52,7 @@ from virtkg.http import create_app
 from virtkg.store.base import AskResult, Dataset, GraphResult, SelectResult
 from virtkg.store.embedded import EmbeddedStore
 
-W3C = Path(os.environ.get("VIRTKG_W3C_DIR", "/work/shared/w3c/sparql11"))
+W3C = w3c_suite_dir()
 
 #: The manifests run, each with the reason its tests are skipped (None: they run).
 SUITES: dict[str, str | None] = {

@@ -11,6 +11,7 @@ Vocabularies: ``mf:`` (manifest), ``qt:`` (query tests), ``ut:`` (update tests),
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +29,15 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 
 NIL = ox.NamedNode(RDF + "nil")
+
+
+def w3c_suite_dir() -> Path:
+    """The W3C SPARQL 1.1 suites: ``$VIRTKG_W3C_DIR``, else ``shared/w3c/sparql11`` beside the
+    checkout (where CI and the developers' machines keep the read-only shared material)."""
+    from virtkg.config import PROJECT_ROOT
+
+    default = PROJECT_ROOT.parent / "shared" / "w3c" / "sparql11"
+    return Path(os.environ.get("VIRTKG_W3C_DIR", default))
 
 
 def iri_to_path(iri: str) -> Path:
