@@ -12,8 +12,9 @@ Where this lexer and the engine could disagree, the lexer errs towards seeing *m
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -138,6 +139,30 @@ def _resolve(token: Token, prefixes: Mapping[str, str], base: str) -> str:
     return token.text
 
 
+def _keywords_after_prologue(
+    sparql: str, base_iri: str = ""
+) -> Iterator[tuple[str, list[Token], Callable[[Token], str]]]:
+    """Each keyword (upper-cased) with the next three tokens and a resolver for IRI tokens.
+
+    ``PREFIX`` and ``BASE`` declarations are applied as they are met, so the resolver expands
+    prefixed names and resolves relative IRIs the way the engine will.
+    """
+    tokens = list(tokenize(sparql))
+    prefixes: dict[str, str] = {}
+    base = base_iri
+    for index, token in enumerate(tokens):
+        if token.kind != "keyword":
+            continue
+        following = tokens[index + 1 : index + 4]
+        word = token.text.upper()
+        if word == "PREFIX" and len(following) >= 2 and following[1].kind == "iri":
+            prefixes[following[0].text] = _resolve(following[1], {}, base)
+        elif word == "BASE" and following and following[0].kind == "iri":
+            base = _resolve(following[0], {}, base)
+        else:
+            yield word, following, functools.partial(_resolve, prefixes=prefixes, base=base)
+
+
 def find_service_iris(sparql: str) -> list[str]:
     """IRIs named by ``SERVICE`` clauses in a query or update, in order of appearance.
 
@@ -145,20 +170,12 @@ def find_service_iris(sparql: str) -> list[str]:
     resolved against its ``BASE``. A ``SERVICE ?var`` yields ``"?var"``, which no allow-list can
     match. An empty list means the text has no SERVICE clause.
     """
-    tokens = list(tokenize(sparql))
-    prefixes: dict[str, str] = {}
-    base = ""
     found: list[str] = []
-    for index, token in enumerate(tokens):
-        following = tokens[index + 1 : index + 4]
-        if token.is_keyword("PREFIX") and len(following) >= 2 and following[1].kind == "iri":
-            prefixes[following[0].text] = _resolve(following[1], {}, base)
-        elif token.is_keyword("BASE") and following and following[0].kind == "iri":
-            base = _resolve(following[0], {}, base)
-        elif token.is_keyword("SERVICE"):
+    for word, following, resolve in _keywords_after_prologue(sparql):
+        if word == "SERVICE":
             if following and following[0].is_keyword("SILENT"):
                 following = following[1:]
-            found.append(_resolve(following[0], prefixes, base) if following else "")
+            found.append(resolve(following[0]) if following else "")
     return found
 
 
@@ -170,22 +187,16 @@ def from_clauses(sparql: str, base_iri: str = "") -> tuple[tuple[str, ...], tupl
     """
     if "from" not in sparql.lower():  # cheap pre-check: most queries have none
         return None
-    tokens = list(tokenize(sparql))
-    prefixes: dict[str, str] = {}
-    base = base_iri
     defaults: list[str] = []
     named: list[str] = []
-    for index, token in enumerate(tokens):
-        following = tokens[index + 1 : index + 4]
-        if token.is_keyword("PREFIX") and len(following) >= 2 and following[1].kind == "iri":
-            prefixes[following[0].text] = _resolve(following[1], {}, base)
-        elif token.is_keyword("BASE") and following and following[0].kind == "iri":
-            base = _resolve(following[0], {}, base)
-        elif token.is_keyword("FROM") and following:
-            target = named if following[0].is_keyword("NAMED") else defaults
-            following = following[1:] if following[0].is_keyword("NAMED") else following
-            if following:
-                target.append(_resolve(following[0], prefixes, base))
+    for word, following, resolve in _keywords_after_prologue(sparql, base_iri):
+        if word != "FROM" or not following:
+            continue
+        target = defaults
+        if following[0].is_keyword("NAMED"):
+            target, following = named, following[1:]
+        if following:
+            target.append(resolve(following[0]))
     if not defaults and not named:
         return None
     return tuple(defaults), tuple(named)
