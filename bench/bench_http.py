@@ -1,18 +1,24 @@
-"""HTTP throughput of /sparql: virtkg under gunicorn vs the Oxigraph server, same data, loopback.
+"""HTTP throughput of virtkg's production servers vs the Oxigraph server, same data, loopback.
 
-Runs ``wrk`` (falls back to a small threaded Python load generator) for a small lookup and a
-result-heavy query at 1 and 16 connections against:
+Runs ``wrk -t1`` (falls back to a small threaded Python load generator) for a small lookup and a
+result-heavy ``/sparql`` query, and ``GET /api/recommend``, at 1 and 16 connections against:
 
-* ``virtkg``: gunicorn, 2 workers (``--worker-class sync``, the production default, or
-  ``gthread``), queries in forked workers with the hard timeout (default);
-* ``virtkg-direct``: the same with ``VIRTKG_QUERY_WORKERS=0`` (in-process, no hard timeout), to
-  show what the timeout machinery costs;
-* ``oxigraph``: ``oxigraph serve`` in memory, ``--union-default-graph``.
+* ``gunicorn-sync``: ``virtkg serve --production`` as shipped (gunicorn, sync workers);
+* ``gunicorn-gthread``: the same with gunicorn's gthread workers (4 threads each, keep-alive);
+* ``granian``: ``virtkg serve --production --server granian`` (Rust HTTP front, WSGI workers);
+* ``oxigraph``: ``oxigraph serve`` in memory, ``--union-default-graph`` (``/sparql`` cases only);
+* ``granian-direct`` (``--direct``): granian with ``VIRTKG_QUERY_WORKERS=0`` (in-process queries,
+  no hard timeout), to show what the timeout machinery costs.
 
-Prints requests/s and latency per case and the virtkg/oxigraph ratio. Default runtime < 2 min.
+Every virtkg server has 2 workers and runs the options ``virtkg.http.server`` gives production,
+with an app factory that loads the knowledge base plus the synthetic data. All servers run at
+once and the rounds are interleaved (round 1 of every server and case, then round 2, ...), so a
+change in the machine's load hits all of them alike. Prints the median requests/s of
+``--rounds`` runs, p50/p99 latency, the load average before, per round and after, and the
+ratios to the Oxigraph server.
 
-    python bench/bench_http.py [--seconds 4] [--triples 100000] [--worker-class gthread]
-                               [--rounds 3] [--only virtkg --only oxigraph]
+    python bench/bench_http.py [--seconds 4] [--rounds 3] [--triples 100000] [--direct]
+                               [--only granian --only oxigraph ...]
 """
 
 from __future__ import annotations
@@ -35,16 +41,20 @@ from urllib.parse import quote, urlencode
 
 VENV_BIN = Path(sys.executable).parent
 EX = "http://example.org/"
-GRAPH = "https://w3id.org/virtkg/graph/data"
+#: The synthetic data's graph (the default graph is the union of all graphs on both servers).
+GRAPH = "https://w3id.org/virtkg/graph/bench"
 QUERIES = {
     "lookup": f"SELECT ?p ?o WHERE {{ <{EX}s4242> ?p ?o }}",
     "heavy": f"SELECT ?s ?o WHERE {{ ?s <{EX}p3> ?o . ?s <{EX}p7> ?x FILTER(?x < 25) }}",
 }
+RECOMMEND = "/api/recommend?isolation=hardware&untrusted_multitenant=true&max_startup_ms=500"
 ACCEPT = "application/sparql-results+json"
+VIRTKG_SERVERS = ("gunicorn-sync", "gunicorn-gthread", "granian", "granian-direct")
+GTHREAD_THREADS = 4
 
 
 def make_data(path: Path, triples: int) -> None:
-    """Synthetic N-Quads: subjects with 10 integer-valued properties each, in the data graph."""
+    """Synthetic N-Quads: subjects with 10 integer-valued properties each, in their own graph."""
     subjects = max(1, triples // 10)
     with path.open("w", encoding="utf-8") as out:
         for i in range(subjects):
@@ -56,17 +66,53 @@ def make_data(path: Path, triples: int) -> None:
                 )
 
 
-def make_app(data_path: str):  # noqa: ANN201 - gunicorn app factory
-    """gunicorn factory: an embedded store with ``data_path`` loaded, served by virtkg."""
+def make_app(data_path: str | None = None):  # noqa: ANN201 - a WSGI app
+    """App factory: the knowledge base (for /api/recommend) plus ``data_path``, served by virtkg."""
     import pyoxigraph as ox
 
     from virtkg.config import load_settings
     from virtkg.http import create_app
+    from virtkg.kb import load_knowledge_base
     from virtkg.store.embedded import EmbeddedStore
 
+    settings = load_settings(max_rows=100000)  # VIRTKG_* from the env
     store = EmbeddedStore()
-    store.engine.bulk_load(path=data_path, format=ox.RdfFormat.N_QUADS)
-    return create_app(load_settings(max_rows=100000), store=store)  # VIRTKG_* from the env
+    load_knowledge_base(store, settings)
+    store.engine.bulk_load(path=data_path or os.environ["BENCH_DATA"], format=ox.RdfFormat.N_QUADS)
+    return create_app(settings, store=store)
+
+
+def serve(kind: str, data: str, port: int) -> None:
+    """Run one virtkg server (``--serve``) with production's options and the bench app."""
+    from virtkg.config import load_settings
+    from virtkg.http.server import granian_options, gunicorn_options
+
+    settings = load_settings(host="127.0.0.1", port=port, workers=2)
+    if kind.startswith("granian"):
+        from granian import Granian
+
+        os.environ["BENCH_DATA"] = data
+        options = granian_options(settings)
+        options.update(target="bench_http:make_app", working_dir=Path(__file__).parent)
+        if os.environ.get("BENCH_GRANIAN_THREADS"):  # to try other values than production's
+            options["blocking_threads"] = int(os.environ["BENCH_GRANIAN_THREADS"])
+        Granian(**options).serve()
+        return
+    from gunicorn.app.base import BaseApplication
+
+    options = gunicorn_options(settings)
+    if kind == "gunicorn-gthread":
+        options.update(worker_class="gthread", threads=GTHREAD_THREADS)
+
+    class BenchApplication(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # noqa: ANN202 - a WSGI app
+            return make_app(data)
+
+    BenchApplication().run()
 
 
 def free_port() -> int:
@@ -89,23 +135,19 @@ def wait_ready(port: int, path: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def start_virtkg(
-    data: Path, port: int, log: Path, direct: bool, worker_class: str = "sync", threads: int = 4
-) -> subprocess.Popen:
-    env = dict(os.environ, VIRTKG_QUERY_WORKERS="0" if direct else "2", VIRTKG_LOG_LEVEL="WARNING")
-    threading_args = ["--threads", str(threads)] if worker_class == "gthread" else []
-    cmd = [
-        str(VENV_BIN / "gunicorn"),
-        "--workers", "2",
-        "--worker-class", worker_class, *threading_args,
-        "--bind", f"127.0.0.1:{port}",
-        "--pythonpath", str(Path(__file__).parent),
-        f"bench_http:make_app('{data}')",
-    ]  # fmt: skip
+def start_virtkg(kind: str, data: Path, port: int, log: Path, log_level: str) -> subprocess.Popen:
+    """Start ``bench_http.py --serve kind`` (its own process group) and wait until it answers."""
+    env = dict(
+        os.environ,
+        VIRTKG_QUERY_WORKERS="0" if kind.endswith("-direct") else "2",
+        VIRTKG_LOG_LEVEL=log_level,
+        VIRTKG_CACHE_DIR=str(data.parent / "cache"),
+    )
+    cmd = [sys.executable, __file__, "--serve", kind, "--data", str(data), "--port", str(port)]
     proc = subprocess.Popen(
         cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
-    wait_ready(port, "/healthz")
+    wait_ready(port, "/readyz")
     return proc
 
 
@@ -191,80 +233,98 @@ def run_python(url: str, connections: int, seconds: int) -> dict:
     }
 
 
+def _cases(label: str, port: int) -> list[tuple[str, str]]:
+    """(case name, URL) pairs a server is measured on."""
+    path = "/query" if label == "oxigraph" else "/sparql"
+    out = []
+    for qname, query in QUERIES.items():
+        qs = urlencode({"query": query}, quote_via=quote)
+        out.append((qname, f"http://127.0.0.1:{port}{path}?{qs}"))
+    if label != "oxigraph":
+        out.append(("recommend", f"http://127.0.0.1:{port}{RECOMMEND}"))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=4, help="duration of each load run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per case; the median is shown")
     parser.add_argument("--triples", type=int, default=100_000)
-    parser.add_argument("--no-direct", action="store_true", help="skip the virtkg-direct runs")
+    parser.add_argument("--direct", action="store_true", help="also run granian-direct")
     parser.add_argument(
-        "--worker-class",
-        default="sync",
-        choices=["sync", "gthread"],
-        help="gunicorn worker class for virtkg (sync = what `serve --production` runs; gthread "
-        "keeps connections alive, as wrk and most clients want)",
+        "--log-level",
+        default="INFO",
+        help="virtkg log level (INFO = production default: one JSON access-log line a request, "
+        "written to a file here)",
     )
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat each run, report the median")
-    parser.add_argument(
-        "--only", choices=["virtkg", "virtkg-direct", "oxigraph"], action="append", default=None
-    )
+    parser.add_argument("--only", choices=[*VIRTKG_SERVERS, "oxigraph"], action="append")
+    parser.add_argument("--serve", choices=VIRTKG_SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.data, args.port)
+        return 0
     load = run_wrk if shutil.which("wrk") else run_python
-    print(f"load generator: {'wrk' if load is run_wrk else 'python threads'}; "
-          f"{args.triples} triples; {args.seconds} s per run x {args.rounds} (median); "
-          f"{os.cpu_count()} cores; virtkg under gunicorn {args.worker_class} x2"
-          + (f" ({args.threads} threads)" if args.worker_class == "gthread" else "")
-          + f"; load average before: {os.getloadavg()[0]:.2f}")  # fmt: skip
+    labels = [*VIRTKG_SERVERS[:3], *(["granian-direct"] if args.direct else []), "oxigraph"]
+    if args.only:
+        labels = [label for label in labels if label in args.only]
+    print(f"load generator: {'wrk -t1' if load is run_wrk else 'python threads'}; "
+          f"{args.triples} triples; {args.seconds} s per run x {args.rounds} rounds (median); "
+          f"{os.cpu_count()} cores; virtkg: 2 workers, log level {args.log_level}; "
+          f"load average before: {_load()}", flush=True)  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data.nq"
         make_data(data, args.triples)
-        servers = [("virtkg", "virtkg", False)]
-        if not args.no_direct:
-            servers.append(("virtkg-direct", "virtkg", True))
-        servers.append(("oxigraph", "oxigraph", False))
-        if args.only:
-            servers = [s for s in servers if s[0] in args.only]
-        results: dict[tuple[str, str, int], dict] = {}
-        for label, kind, direct in servers:
-            port = free_port()
-            log = Path(tmp) / f"{label}.log"
-            if kind == "virtkg":
-                proc = start_virtkg(data, port, log, direct, args.worker_class, args.threads)
-                path = "/sparql"
-            else:
-                proc = start_oxigraph(data, port, log)
-                path = "/query"
-            try:
-                for qname, query in QUERIES.items():
-                    qs = urlencode({"query": query}, quote_via=quote)
-                    url = f"http://127.0.0.1:{port}{path}?{qs}"
+        procs: dict[str, subprocess.Popen] = {}
+        cases: dict[str, list[tuple[str, str]]] = {}
+        runs: dict[tuple[str, str, int], list[dict]] = {}
+        try:
+            for label in labels:
+                port = free_port()
+                log = Path(tmp) / f"{label}.log"
+                if label == "oxigraph":
+                    procs[label] = start_oxigraph(data, port, log)
+                else:
+                    procs[label] = start_virtkg(label, data, port, log, args.log_level)
+                cases[label] = _cases(label, port)
+                for _, url in cases[label]:
                     load(url, 1, 1)  # warm up (forks the query workers, fills caches)
-                    for conns in (1, 16):
-                        runs = [load(url, conns, args.seconds) for _ in range(args.rounds)]
-                        r = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
-                        results[(label, qname, conns)] = r
-                        print(f"{label:14} {qname:6} c={conns:<3} {r['rps']:9.0f} req/s  "
-                              f"p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms  "
-                              f"non-2xx {r['errors']}", flush=True)  # fmt: skip
-            finally:
+            for round_no in range(1, args.rounds + 1):
+                print(f"round {round_no}: load average {_load()}", flush=True)
+                for conns in (1, 16):
+                    for label in labels:
+                        for qname, url in cases[label]:
+                            r = load(url, conns, args.seconds)
+                            runs.setdefault((label, qname, conns), []).append(r)
+        finally:
+            for proc in procs.values():
                 stop(proc)
 
-    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
-    if ("virtkg", "lookup", 1) not in results or ("oxigraph", "lookup", 1) not in results:
-        return 0
-    print("ratio virtkg / oxigraph (requests/s):")
-    for qname in QUERIES:
-        for conns in (1, 16):
-            ours = results[("virtkg", qname, conns)]["rps"]
-            theirs = results[("oxigraph", qname, conns)]["rps"]
-            line = f"  {qname:6} c={conns:<3} {ours / theirs:5.2f}x"
-            if ("virtkg-direct", qname, conns) in results:
-                direct = results[("virtkg-direct", qname, conns)]["rps"]
-                line += f"   (worker-process overhead: forked {ours:.0f} vs in-process {direct:.0f}"
-                line += f" req/s = {ours / direct:.2f}x)"
-            print(line)
+    results = {k: sorted(rs, key=lambda run: run["rps"])[len(rs) // 2] for k, rs in runs.items()}
+    print(f"\nload average after: {_load()}")
+    print(f"{'server':17} {'case':9} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'non-2xx':>7}  rounds (req/s)")  # fmt: skip
+    for (label, qname, conns), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        every = ", ".join(f"{run['rps']:.0f}" for run in runs[(label, qname, conns)])
+        print(f"{label:17} {qname:9} {conns:5} {r['rps']:9.0f} {r['p50_ms']:8.2f} "
+              f"{r['p99_ms']:8.2f} {r['errors']:7}  {every}")  # fmt: skip
+    if "oxigraph" in labels:
+        print("\nratio to the Oxigraph server (requests/s):")
+        for label in labels[:-1]:
+            parts = []
+            for qname in QUERIES:
+                for conns in (1, 16):
+                    ours = results[(label, qname, conns)]["rps"]
+                    theirs = results[("oxigraph", qname, conns)]["rps"]
+                    parts.append(f"{qname} c={conns} {ours / theirs:.2f}x")
+            print(f"  {label:17} " + "   ".join(parts))
     return 0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""`virtkg serve` as a user runs it: the development server and the gunicorn production mode."""
+"""`virtkg serve` as a user runs it: the development server and both production servers
+(gunicorn, granian), including the hard query timeout in their worker processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -14,12 +16,18 @@ import pytest
 import requests
 
 from virtkg.config import load_settings
-from virtkg.http.server import gunicorn_options
+from virtkg.http.server import granian_options, gunicorn_options
 
 VIRTKG = str(Path(sys.executable).with_name("virtkg"))
 COUNT_TECHNOLOGIES = (
     "SELECT (COUNT(*) AS ?n) WHERE { ?s a <https://w3id.org/virtkg/ontology#Technology> }"
 )
+#: Billions of solutions over the KB: runs for minutes unless stopped.
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+PRODUCTION = {
+    "gunicorn": ["--production", "--workers", "2"],
+    "granian": ["--production", "--server", "granian", "--workers", "2"],
+}
 
 
 def _free_port() -> int:
@@ -42,28 +50,65 @@ def _wait_ready(base: str, proc: subprocess.Popen, deadline_s: float = 60.0) -> 
     raise AssertionError("server did not become ready in time")
 
 
-@pytest.fixture(params=[[], ["--production", "--workers", "2"]], ids=["development", "production"])
-def served(request, tmp_path):
+def _start(args: list[str], tmp_path: Path) -> tuple[str, subprocess.Popen]:
     port = _free_port()
     env = {**os.environ, "VIRTKG_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen(
-        [VIRTKG, "serve", "--host", "127.0.0.1", "--port", str(port), *request.param],
+        [VIRTKG, "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, proc)
+    except BaseException:
+        _stop(proc)
+        raise
+    return base, proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def _children(pid: int) -> set[int]:
+    out: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out |= {int(p) for p in (task / "children").read_text().split()}
+    return out
+
+
+def _query_workers(master: int) -> set[int]:
+    """Pids two levels below the server's master: the query workers of its HTTP workers."""
+    return {pid for worker in _children(master) for pid in _children(worker)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(
+    params=[[], PRODUCTION["gunicorn"], PRODUCTION["granian"]],
+    ids=["development", "production-gunicorn", "production-granian"],
+)
+def served(request, tmp_path):
+    base, proc = _start(request.param, tmp_path)
+    try:
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+        _stop(proc)
 
 
 def test_serve_answers_sparql_and_health(served):
@@ -85,3 +130,65 @@ def test_production_options_use_one_sync_worker_per_core_by_default():
     assert options["workers"] == (os.cpu_count() or 1)
     assert options["worker_class"] == "sync"
     assert options["timeout"] > load_settings({}).query_timeout
+
+
+def test_serve_answers_recommend_and_metrics(served):
+    response = requests.get(served + "/api/recommend", params={"isolation": "hardware"}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["results"]
+    head = requests.head(served + "/api/recommend", params={"isolation": "hardware"}, timeout=10)
+    assert head.status_code == 200 and head.content == b""
+    metrics = requests.get(served + "/metrics", timeout=5).text
+    assert "# TYPE virtkg_http_request_duration_seconds histogram" in metrics  # per process
+
+
+@pytest.mark.parametrize("server", sorted(PRODUCTION))
+def test_production_timeout_kills_the_query_worker(server, tmp_path):
+    """Under either server a runaway query is answered 503 near the timeout, the query worker
+    that ran it is killed and replaced, and the service keeps answering."""
+    base, proc = _start([*PRODUCTION[server], "--query-timeout", "1"], tmp_path)
+    try:
+        url = base + "/sparql"
+        deadline = time.monotonic() + 15
+        while len(_query_workers(proc.pid)) < 4 and time.monotonic() < deadline:
+            # each HTTP worker forks its 2 query workers on its own first query
+            assert requests.get(url, params={"query": COUNT_TECHNOLOGIES}, timeout=10).ok
+        before = _query_workers(proc.pid)
+        assert len(before) in (2, 4)  # (the load balancing may leave one HTTP worker idle)
+        start = time.monotonic()
+        response = requests.get(url, params={"query": SLOW}, timeout=30)
+        elapsed = time.monotonic() - start
+        assert response.status_code == 503 and "query_timeout" in response.text
+        assert 0.9 <= elapsed < 3.0
+        after = _query_workers(proc.pid)
+        gone = before - after
+        assert len(gone) == 1 and not any(_alive(pid) for pid in gone)
+        assert len(after) == len(before)  # replaced
+        assert requests.get(url, params={"query": COUNT_TECHNOLOGIES}, timeout=10).ok
+    finally:
+        _stop(proc)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in after):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in after)  # no query worker outlives the server
+
+
+def test_granian_options_use_wsgi_workers_that_build_the_app_themselves():
+    options = granian_options(load_settings({}, port=9999, server="granian"))
+    assert options["address"] == "127.0.0.1" and options["port"] == 9999
+    assert options["workers"] == (os.cpu_count() or 1)
+    assert str(options["interface"]) == "wsgi"
+    assert options["factory"] is True  # the app (and its executor) is built in each worker
+
+
+def test_unknown_production_server_is_refused(tmp_path):
+    result = subprocess.run(
+        [VIRTKG, "serve", "--production", "--server", "nginx", "--port", str(_free_port())],
+        env={**os.environ, "VIRTKG_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "nginx" in result.stderr

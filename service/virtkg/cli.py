@@ -35,6 +35,7 @@ SERVE_FLAGS = (
     "host",
     "port",
     "workers",
+    "server",
     "max_body_bytes",
     "update_token",
     "fetch_allow",
@@ -235,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
     _add_setting_flags(serve, STORE_FLAGS + SERVE_FLAGS)
     serve.add_argument(
-        "--production", action="store_true", help="run under gunicorn with --workers processes"
+        "--production",
+        action="store_true",
+        help="run under --server (gunicorn, granian) with --workers processes",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -74,6 +74,13 @@ class Settings:
         default=0,
         metadata={"help": "gunicorn workers for `serve --production`; 0 = number of cores."},
     )
+    server: str = field(
+        default="gunicorn",
+        metadata={
+            "help": "HTTP server of `serve --production`: `gunicorn` (sync workers) or `granian` "
+            "(Rust HTTP front, WSGI workers)."
+        },
+    )
     query_workers: int = field(
         default=2,
         metadata={

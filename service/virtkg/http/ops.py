@@ -9,7 +9,9 @@ import json
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections import defaultdict
+from itertools import accumulate
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
@@ -28,18 +30,21 @@ class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
+        #: Per endpoint: how many requests fell in each bucket (not cumulative; the last slot
+        #: counts those over the largest bound). :meth:`render` adds them up.
         self.buckets: dict[str, list[int]] = {}
         self.sums: dict[str, float] = defaultdict(float)
         self.counts: dict[str, int] = defaultdict(int)
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        """Record one finished request."""
+        """Record one finished request (one counter per request, not one per bucket)."""
+        slot = bisect_left(BUCKETS, seconds)
         with self._lock:
             self.requests[(endpoint, method, status)] += 1
-            counts = self.buckets.setdefault(endpoint, [0] * len(BUCKETS))
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
+            counts = self.buckets.get(endpoint)
+            if counts is None:
+                counts = self.buckets[endpoint] = [0] * (len(BUCKETS) + 1)
+            counts[slot] += 1
             self.sums[endpoint] += seconds
             self.counts[endpoint] += 1
 
@@ -61,7 +66,7 @@ class Metrics:
             ]
             for endpoint, counts in sorted(self.buckets.items()):
                 label = f'endpoint="{_esc(endpoint)}"'
-                for bound, n in zip(BUCKETS, counts, strict=True):
+                for bound, n in zip(BUCKETS, accumulate(counts), strict=False):
                     out.append(
                         f'virtkg_http_request_duration_seconds_bucket{{{label},le="{bound}"}} {n}'
                     )
@@ -118,11 +123,17 @@ def metrics() -> Response:
 
 
 # --- per-request hooks ----------------------------------------------------------------------
+#
+# These run on every request, so they read the WSGI environ directly (no werkzeug header or
+# proxy objects), skip CORS entirely when no origin is configured, and format the access-log
+# line with one json.dumps and a timestamp cached per second.
+
+_START = "virtkg.start"
 
 
-def _cors_origin(origins: tuple[str, ...]) -> str | None:
-    origin = request.headers.get("Origin")
-    if not origin or not origins:
+def _cors_origin(origins: tuple[str, ...], environ: dict) -> str | None:
+    origin = environ.get("HTTP_ORIGIN")
+    if not origin:
         return None
     if "*" in origins:
         return "*"
@@ -130,41 +141,72 @@ def _cors_origin(origins: tuple[str, ...]) -> str | None:
 
 
 def _before() -> Response | None:
-    g.virtkg_start = time.perf_counter()
-    if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+    environ = request.environ
+    environ[_START] = time.perf_counter()
+    if environ["REQUEST_METHOD"] == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
         return Response(status=204)  # CORS preflight; headers added in _after
     return None
 
 
+_stamp: tuple[int, str] = (0, "")
+
+
+def _timestamp() -> str:
+    """Local time as ISO 8601 with offset, formatted once per second."""
+    global _stamp
+    now = int(time.time())
+    if _stamp[0] != now:
+        _stamp = (now, time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)))
+    return _stamp[1]
+
+
 def _after(response: Response) -> Response:
-    state = _state()
-    origin = _cors_origin(state.settings.cors_origins)
-    if origin:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        if origin != "*":
-            response.vary.add("Origin")
-        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
-            response.headers["Access-Control-Max-Age"] = "600"
-    start = g.get("virtkg_start")
+    req = request._get_current_object()  # one proxy look-up instead of one per attribute
+    environ = req.environ
+    state = current_app.extensions["virtkg"]
+    origins = state.settings.cors_origins
+    if origins:
+        origin = _cors_origin(origins, environ)
+        if origin:
+            headers = response.headers
+            headers["Access-Control-Allow-Origin"] = origin
+            if origin != "*":
+                response.vary.add("Origin")
+            headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+            if environ["REQUEST_METHOD"] == "OPTIONS":
+                headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+                headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
+                headers["Access-Control-Max-Age"] = "600"
+    body = response.response
+    if (
+        not response.direct_passthrough
+        and type(body) is list
+        and len(body) == 1
+        and type(body[0]) is bytes
+    ):
+        # A buffered body: hand the WSGI server the list itself instead of werkzeug's
+        # ClosingIterator (granian then sends it in one call rather than iterating in Python).
+        response.direct_passthrough = True
+    start = environ.get(_START)
     seconds = time.perf_counter() - start if start is not None else 0.0
-    endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    state.metrics.observe(endpoint, request.method, response.status_code, seconds)
+    rule = req.url_rule
+    endpoint = rule.rule if rule is not None else "unmatched"
+    method = environ["REQUEST_METHOD"]
+    status = response.status_code
+    state.metrics.observe(endpoint, method, status, seconds)
     if access_log.isEnabledFor(logging.INFO):
         access_log.info(
             json.dumps(
                 {
-                    "ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "method": request.method,
-                    "path": request.path,
+                    "ts": _timestamp(),
+                    "method": method,
+                    "path": req.path,
                     "endpoint": endpoint,
-                    "status": response.status_code,
+                    "status": status,
                     "duration_ms": round(seconds * 1000, 3),
                     "bytes": response.calculate_content_length(),
-                    "remote": request.remote_addr,
-                    "user_agent": request.headers.get("User-Agent", ""),
+                    "remote": environ.get("REMOTE_ADDR"),
+                    "user_agent": environ.get("HTTP_USER_AGENT", ""),
                     "error": g.get("virtkg_error_code"),
                 },
                 separators=(",", ":"),

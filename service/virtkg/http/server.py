@@ -1,7 +1,15 @@
-"""Running the app: Werkzeug's threaded server for `virtkg serve`, gunicorn for `--production`."""
+"""Running the app: Werkzeug's threaded server for `virtkg serve`; gunicorn or granian for
+`--production` (``Settings.server``).
+
+In both production servers each worker process builds the app itself (loads the KB, which the
+reasoning cache makes fast) and forks its own query worker processes on its first query; nothing
+is preloaded in the master, so no executor is ever shared between processes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 from typing import Any
@@ -10,11 +18,31 @@ from virtkg.config import Settings
 
 log = logging.getLogger("virtkg.http")
 
+#: Production servers ``Settings.server`` can name.
+SERVERS = ("gunicorn", "granian")
+#: Environment variable that hands the settings to granian's worker processes (which may be
+#: spawned rather than forked, so a module global would not reach them).
+_SETTINGS_ENV = "VIRTKG_SERVE_SETTINGS_JSON"
+#: Python threads per granian worker that run WSGI calls. A request's thread mostly waits on its
+#: query worker's socket (the GIL is free then), so a few threads keep both query workers busy and
+#: let cheap requests pass a slow query; more only add contention on 2 cores.
+GRANIAN_BLOCKING_THREADS = 4
+
 
 def run_server(settings: Settings, *, production: bool = False) -> None:
     """Serve the app on ``settings.host:settings.port`` until interrupted."""
     if production:
-        run_gunicorn(settings)
+        if settings.server == "granian":
+            run_granian(settings)
+        elif settings.server == "gunicorn":
+            run_gunicorn(settings)
+        else:
+            from virtkg.errors import InvalidParameter
+
+            raise InvalidParameter(
+                f"server={settings.server!r} is not known; use {' or '.join(SERVERS)}",
+                details={"allowed": list(SERVERS)},
+            )
         return
     from werkzeug.serving import run_simple
 
@@ -25,12 +53,18 @@ def run_server(settings: Settings, *, production: bool = False) -> None:
     run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
 
 
+def _workers(settings: Settings) -> int:
+    return settings.workers or (os.cpu_count() or 1)
+
+
+# --- gunicorn -------------------------------------------------------------------------------
+
+
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     """gunicorn settings for production mode: sync workers, one per core by default."""
-    workers = settings.workers or (os.cpu_count() or 1)
     return {
         "bind": f"{settings.host}:{settings.port}",
-        "workers": workers,
+        "workers": _workers(settings),
         "worker_class": "sync",
         # Each worker loads the KB itself (the reasoning cache makes that fast) and forks its own
         # query workers; preloading would share one executor between processes.
@@ -58,3 +92,45 @@ def run_gunicorn(settings: Settings) -> None:
             return create_app(settings)
 
     VirtkgApplication().run()
+
+
+# --- granian --------------------------------------------------------------------------------
+
+
+def granian_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``granian.Granian``: WSGI, one worker process per core by default."""
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+
+    level = settings.log_level.lower()
+    return {
+        "target": f"{__name__}:granian_app",
+        "factory": True,  # granian_app() runs in each worker process, after it started
+        "address": settings.host,
+        "port": settings.port,
+        "interface": Interfaces.WSGI,
+        "http": HTTPModes.http1,
+        "workers": _workers(settings),
+        "blocking_threads": GRANIAN_BLOCKING_THREADS,
+        "respawn_failed_workers": True,
+        "workers_kill_timeout": 10,
+        "log_level": LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
+        "log_access": False,  # virtkg writes its own JSON access log
+    }
+
+
+def granian_app():  # noqa: ANN201 - a WSGI app
+    """granian's app factory, called in each worker process with the settings of the master."""
+    from virtkg.http import create_app
+
+    raw = json.loads(os.environ[_SETTINGS_ENV])
+    settings = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    return create_app(settings)
+
+
+def run_granian(settings: Settings) -> None:
+    """Run the app under granian (Rust HTTP front, WSGI) with :func:`granian_options`."""
+    from granian import Granian
+
+    os.environ[_SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+    Granian(**granian_options(settings)).serve()

@@ -16,6 +16,7 @@ the two asserted graphs only (the same as passing both of their IRIs as ``defaul
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Callable
 from urllib.parse import parse_qs
@@ -35,7 +36,7 @@ from virtkg.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from virtkg.http import get_state
+from virtkg.http import ServiceState, get_state
 from virtkg.http.guard import Analysis, analyze, check_fetches, require_form
 from virtkg.http.negotiate import graph_media_type, result_media_type
 from virtkg.http.service_description import service_description
@@ -98,7 +99,13 @@ def _decode(body: bytes, what: str) -> str:
 
 def _params() -> tuple[dict[str, list[str]], str | None, str | None]:
     """All protocol parameters (URL + form body) and the query / update text."""
-    params: dict[str, list[str]] = {k: request.args.getlist(k) for k in request.args}
+    # The URL parameters parsed straight into lists, as werkzeug's ``request.args`` parses them
+    # (invalid UTF-8 stays percent-encoded) but without building a MultiDict first.
+    params: dict[str, list[str]] = parse_qs(
+        request.environ.get("QUERY_STRING", "").encode("latin-1").decode(),
+        keep_blank_values=True,
+        errors="werkzeug.url_quote",
+    )
     query: str | None = None
     update: str | None = None
     if request.method == "POST":
@@ -173,9 +180,7 @@ def _from_clauses(info: Analysis) -> Dataset | None:
     return Dataset(default_graphs=defaults, named_graphs=named)
 
 
-def _is_local_graph_check():  # noqa: ANN202 - returns a predicate
-    state = get_state()
-
+def _is_local_graph_check(state: ServiceState):  # noqa: ANN202 - returns a predicate
     def is_local(iri: str) -> bool:
         if iri.startswith(GRAPH_BASE):
             return True
@@ -184,8 +189,8 @@ def _is_local_graph_check():  # noqa: ANN202 - returns a predicate
     return is_local
 
 
-def _check_ready() -> None:
-    problem = get_state().not_ready_reason() if not get_state().ready else ""
+def _check_ready(state: ServiceState) -> None:
+    problem = state.not_ready_reason() if not state.ready else ""
     if problem:
         raise StoreUnavailable(f"the knowledge base is not ready: {problem}")
 
@@ -237,26 +242,32 @@ def _base_url() -> str:
 
 def _query(query: str, params: dict[str, list[str]]) -> Response:
     state = get_state()
-    _check_ready()
+    _check_ready(state)
     dataset = _dataset(params)
     base = _base_url()
     info = analyze(query, base)  # one lexer pass (cached) for the form, SERVICE and FROM
-    check_fetches(query, state.settings.fetch_allow, _is_local_graph_check(), base, info)
+    check_fetches(query, state.settings.fetch_allow, _is_local_graph_check(state), base, info)
     if dataset is None:
         dataset = _from_clauses(info)
     form = require_form(info)
     fmt = _single(params, "format") or _single(params, "output")
-    media = result_media_type(form, request.headers.get("Accept"), fmt)
+    media = result_media_type(form, request.environ.get("HTTP_ACCEPT"), fmt)
     # allow_service=True: check_fetches has vetted every SERVICE IRI, the store need not re-lex.
     outcome = state.executor.run(query, media, dataset, True, base or None)
-    resp = Response(outcome.raw.body, content_type=_with_charset(outcome.raw.media_type))
-    resp.headers["Vary"] = "Accept"
+    resp = Response(
+        outcome.raw.body, headers=_VARY_ACCEPT, content_type=_with_charset(outcome.raw.media_type)
+    )
     if outcome.truncated:
         resp.headers["X-Virtkg-Truncated"] = "true"
         resp.headers["X-Virtkg-Row-Limit"] = str(state.settings.max_rows)
     return resp
 
 
+#: Headers of every query answer (a tuple: werkzeug copies it into the response's own headers).
+_VARY_ACCEPT = (("Vary", "Accept"),)
+
+
+@functools.lru_cache(maxsize=64)
 def _with_charset(media: str) -> str:
     if media.startswith("text/") and "charset" not in media:
         return media + "; charset=utf-8"
@@ -280,7 +291,7 @@ def _check_token() -> None:
 def _update(update: str, params: dict[str, list[str]]) -> Response:
     state = get_state()
     _check_token()
-    _check_ready()
+    _check_ready(state)
     for name in ("using-graph-uri", "using-named-graph-uri"):
         if params.get(name):
             raise BadRequest(
@@ -288,7 +299,7 @@ def _update(update: str, params: dict[str, list[str]]) -> Response:
             )
     base = _base_url()
     info = analyze(update, base)
-    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check(), base, info)
+    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check(state), base, info)
     store = state.store
     kwargs: dict[str, object] = {"base_iri": base or None}
     if info.services:
