@@ -1,7 +1,8 @@
-"""A live server driven by plain HTTP clients, and the recipes of docs/api.md run as written.
+"""A live server driven by plain HTTP clients, and the recipes of docs/api.md and the README run
+as written.
 
-Recipes are the fenced blocks of docs/api.md tagged ``sh curl`` (run with bash; ``expect=NNN``
-means the command prints the status line with ``-i`` and must show that status) and ``python``
+Recipes are the fenced blocks of docs/api.md and README.md tagged ``sh curl`` (run with bash;
+``expect=NNN`` means the command prints the status line with ``-i`` and must show that status) and ``python``
 (run with this interpreter). ``http://localhost:8000`` is replaced by the live server's address,
 so the documentation and these tests cannot drift apart.
 """
@@ -25,7 +26,7 @@ from werkzeug.serving import make_server
 from virtkg.config import PROJECT_ROOT, load_settings
 from virtkg.http import create_app
 
-DOC = PROJECT_ROOT / "docs" / "api.md"
+DOCS = (PROJECT_ROOT / "docs" / "api.md", PROJECT_ROOT / "README.md")
 DOC_HOST = "http://localhost:8000"
 MAX_BODY = 50_000
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -37,25 +38,30 @@ class Recipe:
     code: str
     line: int
     expect: int | None = None
+    doc: str = "api.md"
 
     def __str__(self) -> str:
-        return f"api.md:{self.line}:{self.kind}"
+        return f"{self.doc}:{self.line}:{self.kind}"
 
 
 def recipes() -> list[Recipe]:
-    """The runnable blocks of docs/api.md."""
-    text = DOC.read_text(encoding="utf-8")
+    """The runnable blocks of docs/api.md and README.md."""
+    return [recipe for doc in DOCS for recipe in _recipes_in(doc)]
+
+
+def _recipes_in(doc: Path) -> list[Recipe]:
+    text = doc.read_text(encoding="utf-8")
     found = []
     for match in FENCE.finditer(text):
         words = match.group(1).split()
         line = text.count("\n", 0, match.start()) + 1
         if words[:2] == ["sh", "curl"]:
             expect = next((int(w[7:]) for w in words if w.startswith("expect=")), None)
-            found.append(Recipe("curl", match.group(2), line, expect))
+            found.append(Recipe("curl", match.group(2), line, expect, doc.name))
         elif words[:1] == ["python"]:
-            found.append(Recipe("python", match.group(2), line))
+            found.append(Recipe("python", match.group(2), line, doc=doc.name))
         elif words[:1] == ["json"]:
-            found.append(Recipe("json", match.group(2), line))
+            found.append(Recipe("json", match.group(2), line, doc=doc.name))
     return found
 
 
@@ -216,9 +222,11 @@ def test_concurrent_recommendations_agree(live: str) -> None:
 # --- docs/api.md recipes --------------------------------------------------------------------
 
 
-def test_the_doc_has_recipes() -> None:
-    kinds = [r.kind for r in RECIPES]
+def test_the_docs_have_recipes() -> None:
+    kinds = [r.kind for r in RECIPES if r.doc == "api.md"]
     assert kinds.count("curl") >= 10 and kinds.count("python") >= 2
+    in_readme = [r.kind for r in RECIPES if r.doc == "README.md"]
+    assert in_readme.count("curl") >= 2 and in_readme.count("python") >= 1
 
 
 @pytest.mark.parametrize("recipe", [r for r in RECIPES if r.kind == "curl"], ids=str)
@@ -256,7 +264,7 @@ def test_json_examples_parse(recipe: Recipe) -> None:
 
 def test_documented_endpoints_exist(app: Flask) -> None:
     """Every ``### `METHOD /path` `` heading of docs/api.md is a route of the app."""
-    text = DOC.read_text(encoding="utf-8")
+    text = DOCS[0].read_text(encoding="utf-8")
     headings = re.findall(r"^### `(GET|POST) (/[^`? ]*)", text, re.MULTILINE)
     assert len(headings) >= 10
     rules = {re.sub(r"<[^>]*>", "{}", r.rule): r.methods for r in app.url_map.iter_rules()}
