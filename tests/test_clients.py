@@ -2,9 +2,9 @@
 as written.
 
 Recipes are the fenced blocks of docs/api.md and README.md tagged ``sh curl`` (run with bash;
-``expect=NNN`` means the command prints the status line with ``-i`` and must show that status) and ``python``
-(run with this interpreter). ``http://localhost:8000`` is replaced by the live server's address,
-so the documentation and these tests cannot drift apart.
+``expect=NNN`` means the command prints the status line with ``-i`` and must show that status)
+and ``python`` (run with this interpreter). ``http://localhost:8000`` is replaced by the live
+server's address, so the documentation and these tests cannot drift apart.
 """
 
 from __future__ import annotations
