@@ -99,10 +99,10 @@ async function load() {
     ]);
     if (mine !== requestNumber) return;
     isolationLevels = levels;
+    comparison.hidden = false; // visible first: the charts are sized to their containers
     render(data);
     const names = asList(data, "technologies").map((t) => t.label);
     status.textContent = `Comparing ${names.join(", ")}.`;
-    comparison.hidden = false;
   } catch (error) {
     if (mine !== requestNumber) return;
     comparison.hidden = true;
@@ -162,7 +162,15 @@ function series(data, name) {
   });
 }
 
+let lastData = null;
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => lastData && !comparison.hidden && render(lastData), 200);
+});
+
 function render(data) {
+  lastData = data;
   const techs = asList(data, "technologies");
   drawDotChart(document.querySelector("#chart-startup .chart-body"), series(data, "startupTimeMs"), { unit: "ms", log: true });
   drawDotChart(document.querySelector("#chart-memory .chart-body"), series(data, "memoryOverheadMiB"), { unit: "MiB", log: false });
@@ -171,10 +179,23 @@ function render(data) {
 }
 
 const ROW = 34;
-const LEFT = 180;
-const RIGHT = 70;
-const WIDTH = 640;
 const TOP = 10;
+let WIDTH = 640; // the drawing is sized to its container (1 SVG unit = 1 CSS pixel)
+let LEFT = 180;
+let RIGHT = 70;
+
+function size(container) {
+  WIDTH = Math.max(280, Math.min(900, Math.round(container.clientWidth || 640)));
+  LEFT = WIDTH < 480 ? 112 : 180;
+  RIGHT = WIDTH < 480 ? 56 : 70;
+}
+
+/** A row label that fits the left margin (the full name stays in a tooltip). */
+function rowLabel(text, y) {
+  const max = Math.floor((LEFT - 14) / 6.6);
+  const shown = text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return svg("text", { x: LEFT - 10, y, "text-anchor": "end" }, shown, shown !== text ? svg("title", {}, text) : null);
+}
 
 function sourceText(sources) {
   return sources.length ? ` (${[...new Set(sources.map((s) => s.id))].join(", ")})` : " (no source)";
@@ -189,6 +210,7 @@ function niceMax(value) {
 
 /** A dot plot: one row per technology, one dot per recorded value, a bar between disagreeing values. */
 function drawDotChart(container, rows, { unit, log }) {
+  size(container);
   const numbers = rows.flatMap((r) => r.points.map((p) => p.number)).filter((n) => n !== null && (!log || n > 0));
   const height = TOP + rows.length * ROW + 30;
   const plotWidth = WIDTH - LEFT - RIGHT;
@@ -231,7 +253,7 @@ function drawDotChart(container, rows, { unit, log }) {
   rows.forEach((row, i) => {
     const cy = TOP + i * ROW + ROW / 2;
     const group = svg("g", { class: "row", "data-tech": row.id });
-    group.append(svg("text", { x: LEFT - 10, y: cy + 4, "text-anchor": "end" }, row.label));
+    group.append(rowLabel(row.label, cy + 4));
     const points = row.points.filter((p) => p.number !== null && (!log || p.number > 0));
     if (!points.length) {
       group.append(svg("text", { class: "missing", x: LEFT + 6, y: cy + 4 }, "no value recorded"));
@@ -297,9 +319,10 @@ function describe(rows, unit) {
 
 /** Ordinal chart: one column per isolation rank (from the graph), a bar up to each technology's boundary. */
 function drawIsolation(container, rows) {
+  size(container);
   const levels = isolationLevels || [];
   const rankOf = new Map(levels.flatMap((level) => level.iris.map((iri) => [iri, level.rank])));
-  const height = TOP + rows.length * ROW + 60;
+  const height = TOP + rows.length * ROW + 90;
   const plotWidth = WIDTH - LEFT - 20;
   const column = plotWidth / Math.max(levels.length, 1);
   const x = (rank) => LEFT + (levels.findIndex((l) => l.rank === rank) + 0.5) * column;
@@ -308,8 +331,10 @@ function drawIsolation(container, rows) {
   levels.forEach((level, i) => {
     chart.append(svg("rect", { class: "step", x: LEFT + i * column + 2, y: TOP, width: column - 4, height: rows.length * ROW, rx: 6 }));
     const text = svg("text", { class: "tick", x: LEFT + (i + 0.5) * column, y: axisY + 16, "text-anchor": "middle" });
-    level.labels.forEach((label, j) => {
-      text.append(svg("tspan", { x: LEFT + (i + 0.5) * column, dy: j ? 13 : 0 }, label.replace(/ boundary$/, "")));
+    const lines = level.labels.map((label) => label.replace(/ boundary$/, ""));
+    const wrapped = column < 120 ? lines.flatMap((line) => line.split(/ |(?<=-)/)) : lines;
+    wrapped.forEach((line, j) => {
+      text.append(svg("tspan", { x: LEFT + (i + 0.5) * column, dy: j ? 13 : 0 }, line));
     });
     chart.append(text);
   });
@@ -317,7 +342,7 @@ function drawIsolation(container, rows) {
   rows.forEach((row, i) => {
     const cy = TOP + i * ROW + ROW / 2;
     const group = svg("g", { class: "row", "data-tech": row.id });
-    group.append(svg("text", { x: LEFT - 10, y: cy + 4, "text-anchor": "end" }, row.label));
+    group.append(rowLabel(row.label, cy + 4));
     const ranked = row.points.filter((p) => p.value?.iri && rankOf.has(p.value.iri));
     if (!ranked.length) {
       group.append(svg("text", { class: "missing", x: LEFT + 6, y: cy + 4 }, "no value recorded"));

@@ -52,6 +52,7 @@ const editor = window.CodeMirror.fromTextArea(textarea, {
   lineNumbers: true,
   matchBrackets: true,
   indentUnit: 2,
+  lineWrapping: true,
   viewportMargin: Infinity,
   extraKeys: {
     Tab: false, // Tab and Shift-Tab move the focus: no keyboard trap

@@ -16,6 +16,9 @@ let dimensions = []; // from /api/requirements
 let scenarios = new Map(); // id -> scenario
 let requestNumber = 0;
 
+// The order the requirement controls appear in (most decisive first); others follow by name.
+const ORDER = ["isolation", "untrusted_multitenant", "guest", "full_os", "host_arch", "no_nested_virt",
+  "container_ecosystem", "gpu", "max_startup_ms", "max_memory_overhead_mib"];
 const STATUS_TEXT = { met: "met", unmet: "not met", unknown: "unknown" };
 const STATUS_ICON = { met: "✓", unmet: "✗", unknown: "?" };
 
@@ -341,7 +344,8 @@ window.addEventListener("popstate", () => show(stateFromUrl()));
 async function start() {
   try {
     const [reqBody, scenarioBody] = await Promise.all([fetchJSON("/api/requirements"), fetchJSON("/api/scenarios")]);
-    dimensions = asList(reqBody, "requirements", "dimensions");
+    const position = (d) => (ORDER.includes(d.name) ? ORDER.indexOf(d.name) : ORDER.length);
+    dimensions = asList(reqBody, "requirements", "dimensions").sort((a, b) => position(a) - position(b) || a.name.localeCompare(b.name));
     scenarios = new Map(asList(scenarioBody, "scenarios").map((s) => [s.id, s]));
     const sorted = [...scenarios.values()].sort((a, b) => a.label.localeCompare(b.label));
     scenarioSelect.append(...sorted.map((s) => el("option", { value: s.id }, s.label)));
