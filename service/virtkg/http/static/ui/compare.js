@@ -91,6 +91,11 @@ async function load() {
       : `Choose ${MIN} to ${MAX} technologies above.`;
     return;
   }
+  if (ids.length > MAX) {
+    comparison.hidden = true;
+    status.textContent = `${ids.length} technologies were given: choose at most ${MAX} of them above.`;
+    return;
+  }
   status.textContent = "Loading comparison…";
   try {
     const [data, levels] = await Promise.all([
