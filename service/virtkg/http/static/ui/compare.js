@@ -397,7 +397,7 @@ function drawTable(techs, properties) {
             { class: "cell-value" },
             valueText(v.value), " ",
             sourceLinks(v.sources),
-            v.comment ? el("details", { class: "note" }, el("summary", { title: "how this value was established" }, "ⓘ note"), v.comment) : null,
+            v.comment ? el("details", { class: "note" }, el("summary", { title: "how this value was established" }, "note"), v.comment) : null,
           ),
         ),
         contested ? el("span", { class: "contested-mark", title: "the sources give different values" }, "contested") : null,
