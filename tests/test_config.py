@@ -59,6 +59,14 @@ def test_cli_flags_map_to_settings():
     assert args.update_token == "s3cret"
 
 
+def test_every_setting_is_a_serve_flag():
+    """The README's table promises a flag per setting: `virtkg serve` accepts each one."""
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # noqa: SLF001
+    flags = {option for action in serve._actions for option in action.option_strings}  # noqa: SLF001
+    for name in Settings.__dataclass_fields__:
+        assert "--" + name.replace("_", "-") in flags
+
+
 def test_recommendation_table_lists_ranked_rows():
     data = {
         "results": [

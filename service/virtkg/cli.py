@@ -36,6 +36,7 @@ SERVE_FLAGS = (
     "port",
     "workers",
     "server",
+    "query_workers",
     "max_body_bytes",
     "update_token",
     "fetch_allow",
