@@ -30,6 +30,12 @@ class QuerySyntaxError(BadRequest):
     code = "malformed_query"
 
 
+class QueryTooComplex(BadRequest):
+    """A SPARQL text nests deeper than the engine can parse safely (400, refused before it runs)."""
+
+    code = "query_too_complex"
+
+
 class UnknownRequirement(BadRequest):
     """A requirement name or value is not in the vocabulary; details list the allowed ones (400)."""
 

@@ -149,6 +149,14 @@ def saved_queries() -> dict[str, SavedQuery]:
 
 
 def read_body() -> bytes:
+    """The raw body; 413 over ``max_body_bytes``, 400 when it cannot be read (a bad chunk)."""
+    try:
+        return _read_body()
+    except (OSError, ValueError) as exc:
+        raise BadRequest(f"the request body could not be read: {exc}") from None
+
+
+def _read_body() -> bytes:
     """The raw body; 413 over ``max_body_bytes``, also for chunked bodies without a length."""
     limit = get_state().settings.max_body_bytes
     length = request.content_length
@@ -433,9 +441,9 @@ def _query_params() -> dict[str, str]:
             if not isinstance(body, dict):
                 raise BadRequest(f"the body must be a JSON object of parameters, not {_kind(body)}")
             for key, value in body.items():
+                # null means "not given" (like an empty form field), but the name must exist
                 text = _scalar(key, value)
-                if text is not None:
-                    params.setdefault(key, []).append(text)
+                params.setdefault(key, []).append("" if text is None else text)
     out: dict[str, str] = {}
     for key, values in params.items():
         if len(values) > 1:

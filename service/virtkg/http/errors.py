@@ -22,6 +22,7 @@ log = logging.getLogger("virtkg.http")
 #: VirtkgError subclass -> HTTP status. The most specific class listed wins.
 STATUS: dict[type[e.VirtkgError], int] = {
     e.QuerySyntaxError: 400,
+    e.QueryTooComplex: 400,
     e.UnknownRequirement: 400,
     e.InvalidParameter: 400,
     e.BadRequest: 400,
@@ -58,7 +59,7 @@ def status_for(exc: e.VirtkgError) -> int:
 
 def _wants_text() -> bool:
     """True for SPARQL Protocol clients: /sparql requests that do not prefer JSON."""
-    if not request.path.startswith("/sparql"):
+    if request.path != "/sparql":  # not /sparql-editor and the like
         return False
     preferred = choose(request.headers.get("Accept"), ("text/plain", "application/json"), {})
     return preferred != "application/json"

@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import pyoxigraph as ox
 
@@ -74,6 +74,15 @@ _MIN_ROW_BYTES = {
     "text/tab-separated-values": 1,  # \n
 }
 _MIN_TRIPLE_BYTES = 5
+#: Native stack of the threads that hand client SPARQL text to the engine. Its parser and planner
+#: recurse once per nesting level and per chained operator (``BIND``, ``MINUS``, ``||``, ``|``,
+#: ...), and a stack overflow there is a SIGSEGV that takes the whole process down: a few
+#: thousand chained ``BIND``s overflow a default 8 MB thread stack. Only the pages used are
+#: committed, so this costs address space, not memory. See also ``guard.MAX_NESTING``.
+ENGINE_STACK_BYTES = 1024 * 1024 * 1024
+#: Texts up to this many characters cannot nest or chain deep enough to matter: run inline.
+DEEP_STACK_MIN_CHARS = 2048
+_stack_lock = threading.Lock()
 
 
 @dataclass
@@ -174,6 +183,43 @@ def _cut_solutions(body: bytes, fmt: ox.QueryResultsFormat, max_rows: int, media
     return out
 
 
+# --- a deep native stack for the engine ---------------------------------------------------
+
+
+T = TypeVar("T")
+
+
+def on_deep_stack(action: Callable[[], T]) -> T:
+    """``action()`` run in a thread with an ENGINE_STACK_BYTES stack (inline if none can start)."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(action())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            failure.append(exc)
+
+    with _stack_lock:
+        try:
+            old = threading.stack_size(ENGINE_STACK_BYTES)
+        except (ValueError, RuntimeError):  # the platform cannot set it: run as we are
+            return action()
+        try:
+            thread = threading.Thread(target=target, name="virtkg-engine", daemon=True)
+            thread.start()
+        except RuntimeError:  # address space exhausted (ulimit -v): run as we are
+            thread = None
+        finally:
+            threading.stack_size(old)
+    if thread is None:
+        return action()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
 # --- in-process execution (remote stores) ---------------------------------------------------
 
 
@@ -202,8 +248,12 @@ class DirectExecutor:
             kwargs["base_iri"] = base_iri
         if bindings:
             kwargs["bindings"] = bindings
+
+        def query() -> RawResult:
+            return self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
+
         try:
-            raw = self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
+            raw = query() if len(sparql) <= DEEP_STACK_MIN_CHARS else on_deep_stack(query)
         except QueryTimeout:
             self.timeouts += 1
             raise
@@ -353,6 +403,10 @@ def _worker_main(sock: socket.socket, store: KnowledgeStore, max_rows: int, pare
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    on_deep_stack(lambda: _worker_loop(sock, store, max_rows, parent))
+
+
+def _worker_loop(sock: socket.socket, store: KnowledgeStore, max_rows: int, parent: int) -> None:
     sock.setblocking(True)
     poller = select.poll()
     poller.register(sock, select.POLLIN)

@@ -11,13 +11,21 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from virtkg.errors import Forbidden, QuerySyntaxError
+from virtkg.errors import Forbidden, QuerySyntaxError, QueryTooComplex
 from virtkg.store.sparql_text import QUERY_FORMS, Token, tokenize
 from virtkg.store.sparql_text import _resolve as _resolve_token
 
 _DATASET_KEYWORDS = ("FROM", "FROM NAMED", "USING", "USING NAMED")
 #: Texts up to this many characters have their analysis cached (clients repeat queries).
 CACHE_MAX_CHARS = 16_384
+#: Deepest nesting accepted: open ``{``, ``(`` and ``[`` plus a run of unary ``!`` / ``^``.
+#: The engine's parser recurses once per level on the native stack and overflows (SIGSEGV,
+#: killing the process: the server itself for updates and in-process queries) at a few hundred
+#: levels of nested function calls in a 1 MB thread stack; real queries nest well under 64.
+MAX_NESTING = 64
+_OPENERS = frozenset("{([")
+_CLOSERS = frozenset("})]")
+_UNARY = frozenset("!^")
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,33 @@ class Analysis:
         return self.services + self.fetches
 
 
+def _check_nesting(toks: list[Token]) -> None:
+    """Raise :class:`QueryTooComplex` (400) when the text nests deeper than MAX_NESTING."""
+    depth = unary = 0
+    for tok in toks:
+        if tok.kind != "punct":
+            unary = 0
+            continue
+        char = tok.text
+        if char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS:
+            depth = max(depth - 1, 0)
+        if char in _UNARY:
+            unary += 1
+        elif char not in _OPENERS:  # `!(` and `^(` nest on: keep the run
+            unary = 0
+        if depth + unary > MAX_NESTING:
+            raise QueryTooComplex(
+                f"the query or update nests more than {MAX_NESTING} levels deep (brackets, "
+                f"parentheses or unary operators, at character {tok.start}); simplify it",
+                details={"max_nesting": MAX_NESTING, "position": tok.start},
+            )
+
+
 def _analyze(sparql: str, base_iri: str) -> Analysis:
     toks = list(tokenize(sparql))
+    _check_nesting(toks)
     prefixes: dict[str, str] = {}
     base = base_iri
     form: str | None = None

@@ -37,6 +37,7 @@ from virtkg.errors import (
     UnsupportedMediaType,
 )
 from virtkg.http import ServiceState, get_state
+from virtkg.http.executor import on_deep_stack
 from virtkg.http.guard import Analysis, analyze, check_fetches, require_form
 from virtkg.http.negotiate import graph_media_type, result_media_type
 from virtkg.http.service_description import service_description
@@ -61,12 +62,15 @@ def _read_body() -> bytes:
             f"the request body has {length} bytes; the limit is {limit}",
             details={"max_body_bytes": limit},
         )
-    if length is not None:
-        body = request.stream.read(limit)
-    elif request.environ.get("wsgi.input_terminated"):  # chunked: count while reading
-        body = _read_at_most(request.environ["wsgi.input"], limit + 1)
-    else:  # no length and no chunking: no body (as werkzeug treats it)
-        body = b""
+    try:
+        if length is not None:
+            body = request.stream.read(limit)
+        elif request.environ.get("wsgi.input_terminated"):  # chunked: count while reading
+            body = _read_at_most(request.environ["wsgi.input"], limit + 1)
+        else:  # no length and no chunking: no body (as werkzeug treats it)
+            body = b""
+    except (OSError, ValueError) as exc:  # e.g. a malformed chunk header
+        raise BadRequest(f"the request body could not be read: {exc}") from None
     if len(body) > limit:
         raise PayloadTooLarge(
             f"the request body is over the {limit}-byte limit", details={"max_body_bytes": limit}
@@ -99,13 +103,16 @@ def _decode(body: bytes, what: str) -> str:
 
 def _params() -> tuple[dict[str, list[str]], str | None, str | None]:
     """All protocol parameters (URL + form body) and the query / update text."""
-    # The URL parameters parsed straight into lists, as werkzeug's ``request.args`` parses them
-    # (invalid UTF-8 stays percent-encoded) but without building a MultiDict first.
-    params: dict[str, list[str]] = parse_qs(
-        request.environ.get("QUERY_STRING", "").encode("latin-1").decode(),
-        keep_blank_values=True,
-        errors="werkzeug.url_quote",
-    )
+    # The URL parameters parsed straight into lists (no MultiDict). Percent-encoded bytes that
+    # are not UTF-8 are refused (400), in the URL and in form bodies alike.
+    try:
+        params: dict[str, list[str]] = parse_qs(
+            request.environ.get("QUERY_STRING", "").encode("latin-1").decode(),
+            keep_blank_values=True,
+            errors="strict",
+        )
+    except UnicodeError:
+        raise BadRequest("the URL's parameters are not valid UTF-8 once percent-decoded") from None
     query: str | None = None
     update: str | None = None
     if request.method == "POST":
@@ -119,7 +126,11 @@ def _params() -> tuple[dict[str, list[str]], str | None, str | None]:
         body = _read_body()
         if mimetype == FORM:
             text = _decode(body, "form")
-            for key, values in parse_qs(text, keep_blank_values=True).items():
+            try:
+                form = parse_qs(text, keep_blank_values=True, errors="strict")
+            except UnicodeError:
+                raise BadRequest("the form body is not valid UTF-8 once percent-decoded") from None
+            for key, values in form.items():
                 params.setdefault(key, []).extend(values)
         elif mimetype == SPARQL_QUERY:
             query = _decode(body, "query")
@@ -308,7 +319,8 @@ def _update(update: str, params: dict[str, list[str]]) -> Response:
     def run() -> None:
         undo = _undo_point(store)
         try:
-            store.update(update, **kwargs)
+            # the engine parses the client's text here, in the server process: on a deep stack
+            on_deep_stack(lambda: store.update(update, **kwargs))
         except SyntaxError as exc:
             raise QuerySyntaxError(str(exc)) from exc
         try:
