@@ -223,6 +223,18 @@ def on_deep_stack(action: Callable[[], T]) -> T:
 # --- in-process execution (remote stores) ---------------------------------------------------
 
 
+def _query_options(
+    allow_service: bool, base_iri: str | None, bindings: Mapping[str, Term] | None
+) -> dict[str, object]:
+    """Keyword arguments for ``store.query_raw`` (only those that differ from its defaults)."""
+    options: dict[str, object] = {"allow_service": True} if allow_service else {}
+    if base_iri:
+        options["base_iri"] = base_iri
+    if bindings:
+        options["bindings"] = bindings
+    return options
+
+
 class DirectExecutor:
     """Runs queries in the calling thread; the store's own (HTTP) timeout applies."""
 
@@ -243,11 +255,7 @@ class DirectExecutor:
     ) -> Outcome:
         """Run one query and cap its rows."""
         start = time.perf_counter()
-        kwargs: dict[str, object] = {"allow_service": True} if allow_service else {}
-        if base_iri:
-            kwargs["base_iri"] = base_iri
-        if bindings:
-            kwargs["bindings"] = bindings
+        kwargs = _query_options(allow_service, base_iri, bindings)
 
         def query() -> RawResult:
             return self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
@@ -381,11 +389,7 @@ def _answer(store: KnowledgeStore, max_rows: int, request: bytes) -> list[bytes]
     """Run one encoded query; the reply as the parts of one message."""
     try:
         sparql, media_type, dataset, allow_service, base_iri, bindings = _decode_request(request)
-        kwargs: dict[str, object] = {"allow_service": True} if allow_service else {}
-        if base_iri:
-            kwargs["base_iri"] = base_iri
-        if bindings:
-            kwargs["bindings"] = bindings
+        kwargs = _query_options(allow_service, base_iri, bindings)
         raw = store.query_raw(sparql, media_type, dataset=dataset, **kwargs)  # type: ignore[arg-type]
         raw, truncated = cap_result(raw, max_rows)
         media = raw.media_type.encode()
