@@ -389,28 +389,50 @@ def _id_param(name: str, description: str, allowed: list[str]) -> dict[str, Any]
     }
 
 
+#: A numeric requirement bound (``recommend._parse_bound``): positive, finite, at most 10^15.
+_BOUND: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 1e15}
+#: The same bound as text: plain decimal notation, at most 64 characters, not zero, no more
+#: than 10^15 (the service also reads exponent notation with up to three exponent digits).
+_BOUND_TEXT: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 64,
+    "pattern": r"^\+?(?:0*[1-9][0-9]{0,14}(?:\.[0-9]*)?|0*1000000000000000(?:\.0*)?"
+    r"|0*\.0*[1-9][0-9]*)$",
+}
+
+
 def _requirement_schemas() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Query parameters of GET /api/recommend and the body schema of POST, from the vocabulary."""
     params: list[dict[str, Any]] = []
     properties: dict[str, Any] = {}
     for dim in vocabulary().dimensions.values():
         if dim.kind == "numeric":
-            schema: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
-            body_schema: dict[str, Any] = {"type": ["number", "string", "null"]}
-            text = f"{dim.label}: an upper bound in {dim.unit}."
+            schema: dict[str, Any] = dict(_BOUND)
+            body_schema: dict[str, Any] = {
+                "anyOf": [dict(_BOUND), dict(_BOUND_TEXT), {"type": "null"}]
+            }
+            text = (
+                f"{dim.label}: an upper bound in {dim.unit}, a positive number no larger than"
+                " 10^15 (a JSON number or its decimal text; null: not required)."
+            )
         else:
             values = [v.value for v in dim.values if v.value is not None]
             if dim.is_boolean:
                 values = [*values, "false"]
             schema = {"type": "string", "enum": values}
-            body_schema = {
-                "oneOf": [
-                    {"type": "string", "enum": values},
-                    {"type": "array", "items": {"type": "string", "enum": values}},
-                    {"type": "boolean"} if dim.is_boolean else {"type": "null"},
-                    {"type": "null"},
-                ]
-            }
+            alternatives: list[dict[str, Any]] = [
+                {"type": "string", "enum": values},
+                {"type": "null"},
+            ]
+            if dim.is_boolean:
+                alternatives.append({"type": "boolean"})
+            item = (
+                alternatives[0]
+                if not dim.is_boolean
+                else {"anyOf": [alternatives[0], {"type": "boolean"}]}
+            )
+            alternatives.insert(1, {"type": "array", "items": item})
+            body_schema = {"anyOf": alternatives}
             text = f"{dim.label}. Repeat the parameter (or give an array) to require several."
         if dim.description:
             text += " " + dim.description
@@ -430,25 +452,54 @@ def _requirement_schemas() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         "type": "object",
         "properties": {
             "requirements": {
-                "type": "object",
+                "type": ["object", "null"],
+                "description": "Requirement name -> value. Absent, null or empty: no "
+                "requirements (every technology fits).",
                 "properties": properties,
                 "additionalProperties": False,
             }
         },
-        "required": ["requirements"],
         "additionalProperties": False,
     }
     return params, body
 
 
-_PARAM_TYPES = {
-    "iri": {"type": "string", "format": "iri"},
+_PARAM_TYPES: dict[str, dict[str, Any]] = {
+    "iri": {"type": "string", "format": "iri", "minLength": 1},
     "integer": {"type": "integer"},
     "decimal": {"type": "number"},
     "boolean": {"type": "boolean"},
-    "string": {"type": "string"},
-    "langString": {"type": "string"},
+    "string": {"type": "string", "minLength": 1},
+    "langString": {"type": "string", "minLength": 1},
 }
+#: What else a JSON body may give for a parameter type (numbers and booleans are read as text).
+_JSON_TEXT: dict[str, list[dict[str, Any]]] = {
+    "integer": [{"type": "string", "pattern": r"^\s*[+-]?[0-9]+\s*$"}],
+    "decimal": [
+        {
+            "type": "string",
+            "pattern": r"^\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*$",
+        }
+    ],
+    "boolean": [
+        {"type": "string", "pattern": r"^\s*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])\s*$"}
+    ],
+    "string": [{"type": ["number", "boolean"]}],
+    "langString": [{"type": ["number", "boolean"]}],
+}
+#: An empty value (and, in JSON, null) means "not given".
+_EMPTY: dict[str, Any] = {"type": "string", "maxLength": 0}
+_NULL: dict[str, Any] = {"type": "null"}
+
+
+def _param_schema(kind: str, required: bool, *, json: bool = False) -> dict[str, Any]:
+    """A saved-query parameter: its type; an optional one may also be empty (or JSON null)."""
+    typed = dict(_PARAM_TYPES.get(kind, _PARAM_TYPES["string"]))
+    if json:  # JSON scalars are read as their text
+        typed = {"anyOf": [typed, *_JSON_TEXT.get(kind, [])]}
+    if required:
+        return typed
+    return {"anyOf": [typed, _EMPTY, _NULL] if json else [typed, _EMPTY]}
 
 
 def _result_content(form: str) -> dict[str, Any]:
@@ -463,27 +514,37 @@ def _result_content(form: str) -> dict[str, Any]:
 def _saved_query_path(query: SavedQuery) -> dict[str, Any]:
     """One path per saved query: GET with query parameters, POST with a JSON or form body."""
     params = []
-    properties: dict[str, Any] = {}
+    json_properties: dict[str, Any] = {}
+    form_properties: dict[str, Any] = {}
     required = []
     for p in query.parameters:
-        schema = dict(_PARAM_TYPES.get(p.type, {"type": "string"}))
         text = f"{p.describe()} (binds ?{p.variable})"
+        if not p.required:
+            text += "; optional: empty (or JSON null) means not given"
         params.append(
             {
                 "name": p.name,
                 "in": "query",
                 "required": p.required,
                 "description": text,
-                "schema": schema,
+                "schema": _param_schema(p.type, p.required),
             }
         )
-        properties[p.name] = {**schema, "description": text}
+        json_properties[p.name] = {
+            **_param_schema(p.type, p.required, json=True),
+            "description": text,
+        }
+        form_properties[p.name] = {**_param_schema(p.type, p.required), "description": text}
         if p.required:
             required.append(p.name)
-    body_schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        body_schema["required"] = required
-    body_schema["additionalProperties"] = False
+
+    def body_schema(properties: dict[str, Any]) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        if required:
+            schema["required"] = required
+        schema["additionalProperties"] = False
+        return schema
+
     responses = {
         "200": {
             "description": "The query result, in the format chosen by Accept.",
@@ -507,10 +568,11 @@ def _saved_query_path(query: SavedQuery) -> dict[str, Any]:
             **common,
             "operationId": f"query_{_op(query.name)}_post",
             "requestBody": {
-                "required": False,
+                # without a body no required parameter is given
+                "required": bool(required),
                 "content": {
-                    "application/json": {"schema": body_schema},
-                    "application/x-www-form-urlencoded": {"schema": body_schema},
+                    "application/json": {"schema": body_schema(json_properties)},
+                    "application/x-www-form-urlencoded": {"schema": body_schema(form_properties)},
                 },
             },
             "responses": {
@@ -663,8 +725,20 @@ def build_document() -> dict[str, Any]:
                         "name": "ids",
                         "in": "query",
                         "required": True,
-                        "description": "Comma-separated technology ids (2 to 6).",
-                        "schema": {"type": "string", "examples": ["docker,gvisor,firecracker"]},
+                        "description": "Comma-separated distinct technology ids (2 to 6), e.g. "
+                        "`docker,gvisor,firecracker`; an unknown id is 404.",
+                        "style": "form",
+                        "explode": False,
+                        "schema": {
+                            "type": "array",
+                            "items": {"type": "string", "minLength": 1, "enum": tech_ids}
+                            if tech_ids
+                            else {"type": "string", "minLength": 1, "pattern": "^[^,]+$"},
+                            "minItems": 2,
+                            "maxItems": 6,
+                            # repeats are ignored, but at least two ids must differ
+                            "allOf": [{"not": {"items": {"const": i}}} for i in tech_ids],
+                        },
                     }
                 ],
                 "responses": {
@@ -686,7 +760,9 @@ def build_document() -> dict[str, Any]:
                 },
             }
         },
-        "/api/queries/{name}": _generic_query_path(list(queries)),
+        "/api/queries/{name}": _generic_query_path(
+            [q.name for q in queries.values() if not any(p.required for p in q.parameters)]
+        ),
     }
     for query in queries.values():
         paths[f"/api/queries/{query.name}"] = _saved_query_path(query)
@@ -713,12 +789,17 @@ def build_document() -> dict[str, Any]:
     }
 
 
+#: The generic saved-query operation takes no parameters (see each query's own path).
+_NO_PARAMETERS: dict[str, Any] = {"type": "object", "maxProperties": 0}
+
+
 def _generic_query_path(names: list[str]) -> dict[str, Any]:
     name_param = {
         "name": "name",
         "in": "path",
         "required": True,
-        "description": "Saved query name; its own path below lists its parameters.",
+        "description": "Saved query name. Run without parameters here; each query's own path"
+        " lists its parameters (a query with required parameters is only run there).",
         "schema": {"type": "string", "enum": names} if names else {"type": "string"},
     }
     responses = {
@@ -744,8 +825,8 @@ def _generic_query_path(names: list[str]) -> dict[str, Any]:
             "requestBody": {
                 "required": False,
                 "content": {
-                    "application/json": {"schema": {"type": "object"}},
-                    "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                    "application/json": {"schema": _NO_PARAMETERS},
+                    "application/x-www-form-urlencoded": {"schema": _NO_PARAMETERS},
                 },
             },
             "responses": {
