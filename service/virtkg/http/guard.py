@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from virtkg.errors import Forbidden, QuerySyntaxError, QueryTooComplex
-from virtkg.store.sparql_text import QUERY_FORMS, Token, tokenize
-from virtkg.store.sparql_text import _resolve as _resolve_token
+from virtkg.store.sparql_text import QUERY_FORMS, Token, keywords_after_prologue, tokenize
 
 _DATASET_KEYWORDS = ("FROM", "FROM NAMED", "USING", "USING NAMED")
 #: Texts up to this many characters have their analysis cached (clients repeat queries).
@@ -81,40 +80,24 @@ def _check_nesting(toks: list[Token]) -> None:
 def _analyze(sparql: str, base_iri: str) -> Analysis:
     toks = list(tokenize(sparql))
     _check_nesting(toks)
-    prefixes: dict[str, str] = {}
-    base = base_iri
     form: str | None = None
     services: list[IriUse] = []
     fetches: list[IriUse] = []
-    for i, tok in enumerate(toks):
-        if tok.kind != "keyword":
-            continue
-        word = tok.text.upper()
+    for word, nxt, resolve in keywords_after_prologue(toks, base_iri):
         if word in QUERY_FORMS:
             form = form or word
-            continue
-        nxt = toks[i + 1 : i + 4]
-        if word == "PREFIX" and len(nxt) >= 2 and nxt[1].kind == "iri":
-            prefixes[nxt[0].text] = _resolve_token(nxt[1], {}, base)
-        elif word == "BASE" and nxt and nxt[0].kind == "iri":
-            base = _resolve_token(nxt[0], {}, base)
         elif word == "SERVICE":
             if nxt and nxt[0].is_keyword("SILENT"):
                 nxt = nxt[1:]
-            services.append(IriUse("SERVICE", _iri(nxt, prefixes, base)))
+            services.append(IriUse("SERVICE", resolve(nxt[0]) if nxt else ""))
         elif word in ("LOAD", "FROM", "USING"):
             keyword = word
             while nxt and (nxt[0].is_keyword("SILENT") or nxt[0].is_keyword("NAMED")):
                 if nxt[0].is_keyword("NAMED"):
                     keyword += " NAMED"
                 nxt = nxt[1:]
-            fetches.append(IriUse(keyword, _iri(nxt, prefixes, base)))
+            fetches.append(IriUse(keyword, resolve(nxt[0]) if nxt else ""))
     return Analysis(form, tuple(services), tuple(fetches))
-
-
-def _iri(following: list[Token], prefixes: dict[str, str], base: str) -> str:
-    """The IRI the first of ``following`` denotes ("" if none; variables keep their ``?``)."""
-    return _resolve_token(following[0], prefixes, base) if following else ""
 
 
 _analyze_cached = functools.lru_cache(maxsize=1024)(_analyze)

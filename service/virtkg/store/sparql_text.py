@@ -139,15 +139,14 @@ def _resolve(token: Token, prefixes: Mapping[str, str], base: str) -> str:
     return token.text
 
 
-def _keywords_after_prologue(
-    sparql: str, base_iri: str = ""
+def keywords_after_prologue(
+    tokens: list[Token], base_iri: str = ""
 ) -> Iterator[tuple[str, list[Token], Callable[[Token], str]]]:
     """Each keyword (upper-cased) with the next three tokens and a resolver for IRI tokens.
 
-    ``PREFIX`` and ``BASE`` declarations are applied as they are met, so the resolver expands
-    prefixed names and resolves relative IRIs the way the engine will.
+    ``PREFIX`` and ``BASE`` declarations are applied as they are met (and not yielded), so the
+    resolver expands prefixed names and resolves relative IRIs the way the engine will.
     """
-    tokens = list(tokenize(sparql))
     prefixes: dict[str, str] = {}
     base = base_iri
     for index, token in enumerate(tokens):
@@ -171,7 +170,7 @@ def find_service_iris(sparql: str) -> list[str]:
     match. An empty list means the text has no SERVICE clause.
     """
     found: list[str] = []
-    for word, following, resolve in _keywords_after_prologue(sparql):
+    for word, following, resolve in keywords_after_prologue(list(tokenize(sparql))):
         if word == "SERVICE":
             if following and following[0].is_keyword("SILENT"):
                 following = following[1:]
@@ -189,7 +188,8 @@ def from_clauses(sparql: str, base_iri: str = "") -> tuple[tuple[str, ...], tupl
         return None
     defaults: list[str] = []
     named: list[str] = []
-    for word, following, resolve in _keywords_after_prologue(sparql, base_iri):
+    tokens = list(tokenize(sparql))
+    for word, following, resolve in keywords_after_prologue(tokens, base_iri):
         if word != "FROM" or not following:
             continue
         target = defaults
