@@ -180,8 +180,9 @@ def _dataset(params: dict[str, list[str]]) -> Dataset | None:
 def _from_clauses(info: Analysis) -> Dataset | None:
     """The dataset the query's own FROM / FROM NAMED clauses select (None without any).
 
-    Mapped explicitly because the store's union-default-graph option would otherwise hide them.
-    Protocol parameters, when given, replace these clauses (as the Protocol requires).
+    The store maps them too (``store.embedded.own_dataset``); doing it here from the request's
+    cached analysis spares the store a second lexer pass. Protocol parameters, when given,
+    replace these clauses (as the Protocol requires).
     """
     uses = info.fetches
     defaults = tuple(u.iri for u in uses if u.keyword == "FROM")
