@@ -113,4 +113,7 @@ def create_app(settings: Settings | None = None, *, store: KnowledgeStore | None
     ops.init_app(app)
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
+    from virtkg.http.protocol import SparqlQueryMiddleware
+
+    app.wsgi_app = SparqlQueryMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
     return app

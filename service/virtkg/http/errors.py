@@ -57,37 +57,59 @@ def status_for(exc: e.VirtkgError) -> int:
     return 500
 
 
-def _wants_text() -> bool:
+def wants_text(accept: str | None, on_sparql_endpoint: bool) -> bool:
     """True for SPARQL Protocol clients: /sparql requests that do not prefer JSON."""
-    if request.path != "/sparql":  # not /sparql-editor and the like
+    if not on_sparql_endpoint:  # not /sparql-editor and the like
         return False
-    preferred = choose(request.headers.get("Accept"), ("text/plain", "application/json"), {})
-    return preferred != "application/json"
+    return choose(accept, ("text/plain", "application/json"), {}) != "application/json"
 
 
-def error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
-    """The error body in the representation the client gets (text or JSON)."""
-    g.virtkg_error_code = code
-    if _wants_text():
-        body = f"{code}: {message}\n"
-        resp = Response(body, status=status, mimetype="text/plain")
+def error_parts(
+    status: int,
+    code: str,
+    message: str,
+    details: dict | None,
+    accept: str | None,
+    on_sparql_endpoint: bool,
+) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and body of an error answer, in the representation the client gets."""
+    if wants_text(accept, on_sparql_endpoint):
+        body = f"{code}: {message}\n".encode()
+        content_type = "text/plain; charset=utf-8"
     else:
         payload: dict[str, object] = {"error": code, "message": message}
         if details:
             payload["details"] = details
-        resp = Response(json.dumps(payload), status=status, mimetype="application/json")
+        body = json.dumps(payload).encode()
+        content_type = "application/json"
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
     if status == 401:
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="virtkg"'
+        headers.append(("WWW-Authenticate", 'Bearer realm="virtkg"'))
     if code == "query_timeout":
-        resp.headers["Retry-After"] = "1"
-    return resp
+        headers.append(("Retry-After", "1"))
+    return headers, body
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None) -> Response:
+    """The error as a Flask response for the current request."""
+    g.virtkg_error_code = code
+    on_sparql = request.path == "/sparql"
+    headers, body = error_parts(
+        status, code, message, details, request.headers.get("Accept"), on_sparql
+    )
+    return Response(body, status=status, headers=headers)
+
+
+def log_error(exc: e.VirtkgError, status: int) -> None:
+    """Server-side errors (other than timeouts) go to the log; client errors do not."""
+    if status >= 500 and not isinstance(exc, e.QueryTimeout):
+        log.warning("%s: %s", exc.code, exc.message)
 
 
 def handle_virtkg_error(exc: e.VirtkgError) -> Response:
     """Map a typed virtkg error to its status."""
     status = status_for(exc)
-    if status >= 500 and not isinstance(exc, e.QueryTimeout):
-        log.warning("%s: %s", exc.code, exc.message)
+    log_error(exc, status)
     return error_response(status, exc.code, exc.message, exc.details)
 
 

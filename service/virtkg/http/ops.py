@@ -160,23 +160,73 @@ def _timestamp() -> str:
     return _stamp[1]
 
 
+def cors_headers(origins: tuple[str, ...], environ: dict) -> list[tuple[str, str]]:
+    """The CORS headers for a request from an allowed ``Origin`` (none for other requests)."""
+    origin = _cors_origin(origins, environ)
+    if not origin:
+        return []
+    headers = [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Expose-Headers", EXPOSED_HEADERS),
+    ]
+    if origin != "*":
+        headers.append(("Vary", "Origin"))
+    if environ["REQUEST_METHOD"] == "OPTIONS":
+        headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        headers.append(("Access-Control-Allow-Headers", "Accept, Authorization, Content-Type"))
+        headers.append(("Access-Control-Max-Age", "600"))
+    return headers
+
+
+def _path(environ: dict) -> str:
+    """The request path as text (WSGI passes it as latin-1-decoded bytes)."""
+    path = environ.get("PATH_INFO", "")
+    if path.isascii():
+        return path
+    return path.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def access_log_line(
+    environ: dict,
+    endpoint: str,
+    status: int,
+    seconds: float,
+    size: int | None,
+    error: str | None,
+) -> None:
+    """Write one JSON access-log line (when ``virtkg.access`` logs at INFO)."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    access_log.info(
+        json.dumps(
+            {
+                "ts": _timestamp(),
+                "method": environ["REQUEST_METHOD"],
+                "path": _path(environ),
+                "endpoint": endpoint,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "bytes": size,
+                "remote": environ.get("REMOTE_ADDR"),
+                "user_agent": environ.get("HTTP_USER_AGENT", ""),
+                "error": error,
+            },
+            separators=(",", ":"),
+        )
+    )
+
+
 def _after(response: Response) -> Response:
     req = request._get_current_object()  # one proxy look-up instead of one per attribute
     environ = req.environ
     state = current_app.extensions["virtkg"]
     origins = state.settings.cors_origins
     if origins:
-        origin = _cors_origin(origins, environ)
-        if origin:
-            headers = response.headers
-            headers["Access-Control-Allow-Origin"] = origin
-            if origin != "*":
-                response.vary.add("Origin")
-            headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
-            if environ["REQUEST_METHOD"] == "OPTIONS":
-                headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-                headers["Access-Control-Allow-Headers"] = "Accept, Authorization, Content-Type"
-                headers["Access-Control-Max-Age"] = "600"
+        for name, value in cors_headers(origins, environ):
+            if name == "Vary":
+                response.vary.add(value)
+            else:
+                response.headers[name] = value
     body = response.response
     if (
         not response.direct_passthrough
@@ -191,27 +241,16 @@ def _after(response: Response) -> Response:
     seconds = time.perf_counter() - start if start is not None else 0.0
     rule = req.url_rule
     endpoint = rule.rule if rule is not None else "unmatched"
-    method = environ["REQUEST_METHOD"]
     status = response.status_code
-    state.metrics.observe(endpoint, method, status, seconds)
-    if access_log.isEnabledFor(logging.INFO):
-        access_log.info(
-            json.dumps(
-                {
-                    "ts": _timestamp(),
-                    "method": method,
-                    "path": req.path,
-                    "endpoint": endpoint,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 3),
-                    "bytes": response.calculate_content_length(),
-                    "remote": environ.get("REMOTE_ADDR"),
-                    "user_agent": environ.get("HTTP_USER_AGENT", ""),
-                    "error": g.get("virtkg_error_code"),
-                },
-                separators=(",", ":"),
-            )
-        )
+    state.metrics.observe(endpoint, environ["REQUEST_METHOD"], status, seconds)
+    access_log_line(
+        environ,
+        endpoint,
+        status,
+        seconds,
+        response.calculate_content_length(),
+        g.get("virtkg_error_code"),
+    )
     return response
 
 
