@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 
 #: Default number of query worker processes per serving process.
 DEFAULT_WORKERS = 2
+#: A generous bound on the engine's cost of reading and serializing one quad (measured: about
+#: 1 µs for a full scan serialized as SPARQL JSON). Bounded lookups run in the serving thread
+#: only while a scan of the whole store at this cost fits in the query timeout.
+INLINE_SECONDS_PER_QUAD = 4e-6
 
 _RESULTS_FORMATS = {
     "application/sparql-results+json": ox.QueryResultsFormat.JSON,
@@ -107,6 +111,7 @@ class QueryExecutor(Protocol):
         allow_service: bool = False,
         base_iri: str | None = None,
         bindings: Mapping[str, Term] | None = None,
+        bounded: bool = False,
     ) -> Outcome: ...
 
     def write(self, action: Callable[[], None]) -> None: ...
@@ -252,8 +257,9 @@ class DirectExecutor:
         allow_service: bool = False,
         base_iri: str | None = None,
         bindings: Mapping[str, Term] | None = None,
+        bounded: bool = False,
     ) -> Outcome:
-        """Run one query and cap its rows."""
+        """Run one query and cap its rows (``bounded`` changes nothing here)."""
         start = time.perf_counter()
         kwargs = _query_options(allow_service, base_iri, bindings)
 
@@ -456,6 +462,8 @@ class ForkedExecutor:
         self.size = max(1, size)
         self.timeouts = 0
         self.replaced = 0
+        self.inline = 0
+        self._inline_ok = False
         self._generation = 0
         self._owner = -1
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -474,6 +482,7 @@ class ForkedExecutor:
                 return
             self._idle = queue.Queue()
             self._all = {}
+            self._measure_store()
             self._owner = os.getpid()
             for _ in range(self.size):
                 self._idle.put(self._spawn())
@@ -537,10 +546,18 @@ class ForkedExecutor:
         allow_service: bool = False,
         base_iri: str | None = None,
         bindings: Mapping[str, Term] | None = None,
+        bounded: bool = False,
     ) -> Outcome:
-        """Run one query in a worker; SIGKILL the worker if it passes the timeout."""
-        request = encode_request(sparql, media_type, dataset, allow_service, base_iri, bindings)
+        """Run one query in a worker; SIGKILL the worker if it passes the timeout.
+
+        ``bounded``: the caller vouches that the query is a lookup the data bounds
+        (``guard.is_bounded_lookup``); it runs in the calling thread when even a scan of the
+        whole store would take a small part of the timeout (see ``INLINE_SECONDS_PER_QUAD``).
+        """
         self._ensure_started()
+        if bounded and self._inline_ok and len(sparql) <= DEEP_STACK_MIN_CHARS:
+            return self._run_inline(sparql, media_type, dataset, allow_service, base_iri, bindings)
+        request = encode_request(sparql, media_type, dataset, allow_service, base_iri, bindings)
         start = time.perf_counter()
         try:
             worker = self._idle.get(timeout=self.timeout)
@@ -581,6 +598,30 @@ class ForkedExecutor:
             log.error("query failed in worker: %s", message)
         raise cls(message, details=details)
 
+    def _run_inline(
+        self,
+        sparql: str,
+        media_type: str,
+        dataset: Dataset | None,
+        allow_service: bool,
+        base_iri: str | None,
+        bindings: Mapping[str, Term] | None,
+    ) -> Outcome:
+        start = time.perf_counter()
+        kwargs = _query_options(allow_service, base_iri, bindings)
+        raw = self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
+        raw, truncated = cap_result(raw, self.max_rows)
+        self.inline += 1
+        return Outcome(raw, truncated, time.perf_counter() - start)
+
+    def _measure_store(self) -> None:
+        """Decide whether bounded lookups may run inline for the store as it is now."""
+        try:
+            quads = self.store.count()
+        except VirtkgError:
+            quads = None
+        self._inline_ok = quads is not None and quads * INLINE_SECONDS_PER_QUAD <= self.timeout
+
     def write(self, action: Callable[[], None]) -> None:
         """Run a store write in this process, then replace every worker (their snapshot is old)."""
         with self._lock:
@@ -592,6 +633,7 @@ class ForkedExecutor:
         if self._owner != os.getpid():
             return
         with self._lock:
+            self._measure_store()
             self._generation += 1
             idle: list[_Worker] = []
             while True:

@@ -42,11 +42,14 @@ class Analysis:
     ``form``: SELECT, ASK, CONSTRUCT, DESCRIBE or None (an update). ``services``: the SERVICE
     IRIs; ``fetches``: the IRIs after LOAD, FROM [NAMED] and USING [NAMED]. Prefixed names are
     expanded and relative IRIs resolved (the text's ``BASE``, itself against the base given).
+    ``bounded``: the query is a lookup that cannot run away (:func:`is_bounded_lookup`).
     """
 
     form: str | None
     services: tuple[IriUse, ...]
     fetches: tuple[IriUse, ...]
+    #: True for a lookup whose cost the data bounds (see :func:`is_bounded_lookup`).
+    bounded: bool = False
 
     @property
     def uses(self) -> tuple[IriUse, ...]:
@@ -97,7 +100,123 @@ def _analyze(sparql: str, base_iri: str) -> Analysis:
                     keyword += " NAMED"
                 nxt = nxt[1:]
             fetches.append(IriUse(keyword, resolve(nxt[0]) if nxt else ""))
-    return Analysis(form, tuple(services), tuple(fetches))
+    bounded = not services and is_bounded_lookup(toks)
+    return Analysis(form, tuple(services), tuple(fetches), bounded)
+
+
+_CONSTANTS = frozenset(("iri", "pname"))
+_VARIABLES = frozenset(("var", "bnode"))  # a blank node label in a pattern acts as a variable
+
+
+def is_bounded_lookup(toks: list[Token]) -> bool:
+    """True when the query reads at most the triples of one constant subject or object.
+
+    Accepted shapes (after the prologue, optionally with FROM [NAMED] clauses):
+    ``SELECT [DISTINCT|REDUCED] (* | ?v...) [WHERE] { s p o [.] }`` and ``ASK`` of the same
+    pattern, where the subject or the object is a constant and the predicate is an IRI, ``a`` or
+    a variable (no property path), followed only by ``ORDER BY`` variables, ``LIMIT`` and
+    ``OFFSET``; and ``DESCRIBE`` of constant IRIs. The engine answers these with one index scan,
+    so their cost is bounded by the data, never by a join or an aggregate: the executor may run
+    them in the serving thread instead of a killable worker.
+    """
+    n = len(toks)
+    i = _after_prologue(toks)
+
+    def keyword(j: int, *words: str) -> bool:
+        return j < n and toks[j].kind == "keyword" and toks[j].text.upper() in words
+
+    def punct(j: int, char: str) -> bool:
+        return j < n and toks[j].kind == "punct" and toks[j].text == char
+
+    if keyword(i, "DESCRIBE"):
+        i += 1
+        start = i
+        while i < n and toks[i].kind in _CONSTANTS:
+            i += 1
+        return i == n and i > start
+    if keyword(i, "SELECT"):
+        i += 1
+        if keyword(i, "DISTINCT", "REDUCED"):
+            i += 1
+        if punct(i, "*"):
+            i += 1
+        else:
+            start = i
+            while i < n and toks[i].kind == "var":
+                i += 1
+            if i == start:
+                return False
+    elif keyword(i, "ASK"):
+        i += 1
+    else:
+        return False
+    while keyword(i, "FROM"):
+        i += 2 if keyword(i + 1, "NAMED") else 1
+        if not (i < n and toks[i].kind in _CONSTANTS):
+            return False
+        i += 1
+    if keyword(i, "WHERE"):
+        i += 1
+    if not punct(i, "{") or i + 3 >= n:
+        return False
+    subject, predicate = toks[i + 1], toks[i + 2]
+    if subject.kind not in _CONSTANTS and subject.kind not in _VARIABLES:
+        return False
+    is_a = predicate.is_keyword("A")
+    if predicate.kind not in _CONSTANTS and predicate.kind != "var" and not is_a:
+        return False
+    i += 3
+    object_constant = True
+    if toks[i].kind in _VARIABLES:
+        object_constant = False
+        i += 1
+    elif toks[i].kind in _CONSTANTS or toks[i].kind == "number" or keyword(i, "TRUE", "FALSE"):
+        i += 1
+    elif toks[i].kind == "string":
+        i += 1
+        if i < n and toks[i].kind == "lang":
+            i += 1
+        elif punct(i, "^") and punct(i + 1, "^") and i + 2 < n and toks[i + 2].kind in _CONSTANTS:
+            i += 3
+    else:
+        return False
+    if subject.kind not in _CONSTANTS and not object_constant:
+        return False
+    if punct(i, "."):
+        i += 1
+    if not punct(i, "}"):
+        return False
+    i += 1
+    if keyword(i, "ORDER") and keyword(i + 1, "BY"):
+        i += 2
+        start = i
+        while i < n:
+            if toks[i].kind == "var":
+                i += 1
+            elif keyword(i, "ASC", "DESC") and punct(i + 1, "(") and punct(i + 3, ")"):
+                if toks[i + 2].kind != "var":
+                    return False
+                i += 4
+            else:
+                break
+        if i == start:
+            return False
+    while keyword(i, "LIMIT", "OFFSET") and i + 1 < n and toks[i + 1].kind == "number":
+        i += 2
+    return i == n
+
+
+def _after_prologue(toks: list[Token]) -> int:
+    """Index of the first token after the ``PREFIX`` / ``BASE`` declarations."""
+    i = 0
+    while i < len(toks):
+        if toks[i].is_keyword("PREFIX") and i + 2 < len(toks) and toks[i + 2].kind == "iri":
+            i += 3
+        elif toks[i].is_keyword("BASE") and i + 1 < len(toks) and toks[i + 1].kind == "iri":
+            i += 2
+        else:
+            return i
+    return i
 
 
 _analyze_cached = functools.lru_cache(maxsize=1024)(_analyze)
