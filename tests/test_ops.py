@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pyoxigraph as ox
@@ -12,7 +13,7 @@ from flask import Flask
 
 from virtkg import errors
 from virtkg.config import load_settings
-from virtkg.http import create_app
+from virtkg.http import create_app, ops
 from virtkg.http.errors import STATUS, status_for
 from virtkg.store.base import DATA_GRAPH
 from virtkg.store.embedded import EmbeddedStore
@@ -82,10 +83,30 @@ def test_metrics_counts_and_histogram(app: Flask) -> None:
 def test_access_log_is_json(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="virtkg.access"):
         app.test_client().get("/sparql", query_string={"query": "ASK {"})
+        app.test_client().get("/healthz", headers={"User-Agent": 'quote " and \\ backslash'})
+        ops.ACCESS_LOG.flush()  # lines are written in batches by a background thread
     records = [r for r in caplog.records if r.name == "virtkg.access"]
-    entry = json.loads(records[-1].getMessage())
-    assert entry["status"] == 400 and entry["path"] == "/sparql"
-    assert entry["error"] == "malformed_query" and entry["duration_ms"] >= 0
+    lines = [json.loads(line) for r in records for line in r.getMessage().splitlines()]
+    sparql, health = lines[-2:]
+    assert sparql["status"] == 400 and sparql["path"] == "/sparql"
+    assert sparql["endpoint"] == "/sparql" and sparql["method"] == "GET"
+    assert sparql["error"] == "malformed_query" and sparql["duration_ms"] >= 0
+    assert health["status"] == 200 and health["path"] == "/healthz" and health["error"] is None
+    assert health["user_agent"] == 'quote " and \\ backslash'
+
+
+def test_access_log_lines_are_written_by_the_background_thread(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without an explicit flush a line still arrives, within a few flush periods."""
+    with caplog.at_level(logging.INFO, logger="virtkg.access"):
+        app.test_client().get("/healthz", headers={"User-Agent": "background-flush-test"})
+        deadline = time.monotonic() + 20 * ops.AccessLog.FLUSH_SECONDS
+        while time.monotonic() < deadline:
+            if any("background-flush-test" in r.getMessage() for r in caplog.records):
+                break
+            time.sleep(ops.AccessLog.FLUSH_SECONDS / 4)
+    assert any("background-flush-test" in r.getMessage() for r in caplog.records)
 
 
 def test_cors_allowed_origin(app: Flask) -> None:
