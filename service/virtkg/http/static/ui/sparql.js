@@ -1,6 +1,6 @@
 // SPARQL editor over /sparql: CodeMirror 5 (window.CodeMirror, served from /vendor/) with its
 // SPARQL mode, the saved queries of /api/queries, a results table and downloads in every format.
-import { asList, el, fetchJSON, showError } from "./common.js";
+import { appUrl, asList, el, fetchJSON, showError } from "./common.js";
 
 const PREFIXES = {
   vkg: "https://w3id.org/virtkg/ontology#",
@@ -84,7 +84,7 @@ function updateDownloads() {
       el(
         "a",
         {
-          href: `/sparql?${new URLSearchParams({ query: text, format })}`,
+          href: appUrl(`/sparql?${new URLSearchParams({ query: text, format })}`),
           download: `virtkg-results.${ext}`,
           "data-format": format,
         },
@@ -134,7 +134,7 @@ async function run() {
   table.replaceChildren();
   delete table.dataset.rows;
   try {
-    const resp = await fetch("/sparql", {
+    const resp = await fetch(appUrl("/sparql"), {
       method: "POST",
       headers: {
         "Content-Type": "application/x-www-form-urlencoded",
@@ -204,7 +204,7 @@ async function start() {
   editor.setValue(START);
   updateDownloads();
   try {
-    const list = asList(await fetchJSON("/api/queries"), "queries");
+    const list = asList(await fetchJSON(appUrl("/api/queries")), "queries");
     queries = new Map(list.map((q) => [q.name, q]));
     saved.append(...list.map((q) => el("option", { value: q.name }, q.title || q.name)));
     const name = new URLSearchParams(location.search).get("saved");
