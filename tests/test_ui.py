@@ -454,6 +454,127 @@ def test_editor_shows_the_endpoint_error(page: object, base_url: str) -> None:
     assert page.locator("#sparql-table tbody tr").count() == 0
 
 
+def _api_error(base_url: str, path: str) -> str:
+    """The service's JSON error message for a GET that fails."""
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(base_url + path, timeout=30)
+    assert info.value.code == 400
+    return json.load(info.value)["message"]
+
+
+def _api_rows(base_url: str, path: str) -> int:
+    request = urllib.request.Request(
+        base_url + path, headers={"Accept": "application/sparql-results+json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return len(json.load(response)["results"]["bindings"])
+
+
+def _run_saved(page: object, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        page.fill(f"#param-{name}", value)
+    page.click("#run-saved")
+    page.wait_for_selector("#sparql-table[data-rows], #sparql-error:not([hidden])")
+
+
+def test_editor_parameter_form_follows_the_api(page: object, base_url: str) -> None:
+    queries = _api(base_url, "/api/queries")["queries"]
+    with_parameters = [q for q in queries if q["parameters"]]
+    assert with_parameters, "no saved query declares parameters"
+    page.goto(f"{base_url}/sparql-editor")
+    page.wait_for_selector(f"#saved option[value='{with_parameters[0]['name']}']", state="attached")
+    assert page.locator("#params-form").is_hidden()
+    for query in with_parameters:
+        page.select_option("#saved", query["name"])
+        page.wait_for_selector("#params-form:not([hidden])")
+        fields = page.eval_on_selector_all(
+            "#params-fields .field",
+            """fs => fs.map(f => {
+                const c = f.querySelector('input, select');
+                return {name: c.name, required: c.required, type: c.dataset.type,
+                        label: f.querySelector('label').textContent,
+                        labelled: f.querySelector('label').htmlFor === c.id};
+            })""",
+        )
+        assert [(f["name"], f["required"], f["type"]) for f in fields] == [
+            (p["name"], p["required"], p["type"]) for p in query["parameters"]
+        ]
+        for field in fields:
+            assert field["labelled"]
+            assert ("required" if field["required"] else "optional") in field["label"]
+        assert page.inner_text("#params-operation") == f"GET /api/queries/{query['name']}"
+    # a saved query without parameters hides the form again
+    plain = next(q for q in queries if not q["parameters"])
+    page.select_option("#saved", plain["name"])
+    page.wait_for_selector("#params-form", state="hidden")
+
+
+def test_editor_runs_a_saved_query_with_parameters(page: object, base_url: str) -> None:
+    name, iri = "technology-sources", "https://w3id.org/virtkg/technology/gvisor"
+    page.goto(f"{base_url}/sparql-editor?saved={name}")
+    page.wait_for_selector("#params-form:not([hidden]) #param-technology")
+    assert page.get_attribute("#param-technology", "required") is not None
+    page.fill("#param-technology", iri)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "sparql-editor-parameters-desktop.png"))
+    # the values go to the REST operation, which binds them
+    with page.expect_request(lambda r: f"/api/queries/{name}?" in r.url) as request_info:
+        _run_saved(page, {"technology": iri})
+    sent = urllib.parse.urlparse(request_info.value.url)
+    assert sent.path == f"/api/queries/{name}"
+    assert urllib.parse.parse_qs(sent.query) == {"technology": [iri]}
+    query = urllib.parse.urlencode({"technology": iri})
+    expected = _api_rows(base_url, f"/api/queries/{name}?{query}")
+    assert expected > 0
+    assert int(page.get_attribute("#sparql-table", "data-rows")) == expected
+    assert page.locator("#sparql-table tbody tr").count() == expected
+
+    # an invalid value: the service's JSON error message, no table
+    bad = "not an IRI"
+    message = _api_error(
+        base_url, f"/api/queries/{name}?{urllib.parse.urlencode({'technology': bad})}"
+    )
+    _run_saved(page, {"technology": bad})
+    page.wait_for_selector("#sparql-error:not([hidden])")
+    assert message in page.inner_text("#sparql-error")
+    assert page.locator("#sparql-table tbody tr").count() == 0
+    # a required parameter left empty: the service says which one is missing
+    message = _api_error(base_url, f"/api/queries/{name}")
+    _run_saved(page, {"technology": ""})
+    page.wait_for_function(
+        "m => document.querySelector('#sparql-error').textContent.includes(m)", arg=message
+    )
+
+    # editing the text: the form says it still runs the saved query
+    assert page.locator("#params-edited").is_hidden()
+    _set_query(page, "SELECT * WHERE { ?s ?p ?o } LIMIT 1")
+    page.wait_for_selector("#params-edited:not([hidden])")
+
+
+def test_editor_optional_decimal_parameter(page: object, base_url: str) -> None:
+    name = "fastest-hardware-isolated"
+    page.goto(f"{base_url}/sparql-editor?saved={name}")
+    page.wait_for_selector("#params-form:not([hidden]) #param-max")
+    assert page.get_attribute("#param-max", "required") is None
+    assert page.get_attribute("#param-max", "inputmode") == "decimal"
+    # empty optional parameter: not sent, the query runs unrestricted
+    with page.expect_request(lambda r: f"/api/queries/{name}" in r.url) as request_info:
+        _run_saved(page, {"max": ""})
+    assert urllib.parse.urlparse(request_info.value.url).query == ""
+    everything = _api_rows(base_url, f"/api/queries/{name}")
+    assert int(page.get_attribute("#sparql-table", "data-rows")) == everything
+    _run_saved(page, {"max": "100"})
+    page.wait_for_function(
+        "n => document.querySelector('#sparql-table').dataset.rows === String(n)",
+        arg=_api_rows(base_url, f"/api/queries/{name}?max=100"),
+    )
+    assert int(page.get_attribute("#sparql-table", "data-rows")) < everything
+    message = _api_error(base_url, f"/api/queries/{name}?max=fast")
+    _run_saved(page, {"max": "fast"})
+    page.wait_for_selector("#sparql-error:not([hidden])")
+    assert message in page.inner_text("#sparql-error")
+
+
 def test_editor_tab_leaves_the_editor(page: object, base_url: str) -> None:
     page.goto(f"{base_url}/sparql-editor")
     page.wait_for_selector(".CodeMirror")
@@ -567,6 +688,18 @@ def test_prefixed_editor_runs_a_saved_query(prefixed_page: object, prefixed_url:
     assert hrefs and all(href.startswith(f"{prefixed_url}/sparql?") for href in hrefs)
     with urllib.request.urlopen(hrefs[0], timeout=30) as response:
         assert response.status == 200
+    # a saved query with a parameter, through the prefixed REST operation
+    page.select_option("#saved", "technology-sources")
+    assert page.inner_text("#params-operation") == f"GET {PREFIX}/api/queries/technology-sources"
+    iri = "https://w3id.org/virtkg/technology/firecracker"
+    with page.expect_response(lambda r: "/api/queries/technology-sources?" in r.url) as answer:
+        _run_saved(page, {"technology": iri})
+    assert answer.value.url.startswith(f"{prefixed_url}/api/queries/technology-sources?")
+    query = urllib.parse.urlencode({"technology": iri})
+    expected = _api_rows(prefixed_url, f"/api/queries/technology-sources?{query}")
+    page.wait_for_function(
+        "n => document.querySelector('#sparql-table').dataset.rows === String(n)", arg=expected
+    )
 
 
 # ------------------------------------------------------------------------------------------------
