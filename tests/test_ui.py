@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,8 @@ REQUIREMENT_SETS = [
     {"host_arch": "aarch64", "gpu": "any", "max_memory_overhead_mib": "50"},
 ]
 SCENARIO = "ci-untrusted-builds"
+#: Where the prefix tests mount the app (as behind https://example.org/virtkg/).
+PREFIX = "/virtkg"
 
 
 def _require_frontend() -> None:
@@ -68,29 +71,54 @@ def _require_frontend() -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    """A live server (werkzeug, threaded) on 127.0.0.1 serving create_app()."""
+def live_app() -> Iterator[object]:
+    """create_app() with its query workers already forked."""
     _require_frontend()
-    from werkzeug.serving import make_server
-
     from virtkg.http import create_app
 
     app = create_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
     # Fork the query workers now, before Playwright starts: a worker forked later would inherit
     # the pipes to the Playwright driver and keep it from exiting at the end.
     ask = urllib.parse.urlencode({"query": "ASK {}", "format": "json"})
-    with urllib.request.urlopen(f"{url}/sparql?{ask}", timeout=30) as response:
-        assert response.status == 200
+    assert app.test_client().get(f"/sparql?{ask}").status_code == 200
     try:
-        yield url
+        yield app
+    finally:
+        app.extensions["virtkg"].executor.close()
+
+
+@contextmanager
+def _serve(wsgi_app: object) -> Iterator[str]:
+    """Serve ``wsgi_app`` (werkzeug, threaded) on 127.0.0.1; yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        app.extensions["virtkg"].executor.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(live_app: object) -> Iterator[str]:
+    """A live server on 127.0.0.1 serving the app at the site root."""
+    with _serve(live_app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def prefixed_url(live_app: object) -> Iterator[str]:
+    """The same app mounted at PREFIX by a WSGI dispatcher (it sets SCRIPT_NAME, as a server does
+    behind a proxy that passes the path on); every other path is a 404. Yields ``{origin}/virtkg``.
+    """
+    from werkzeug.exceptions import NotFound
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    with _serve(DispatcherMiddleware(NotFound(), {PREFIX: live_app})) as url:
+        yield url + PREFIX
 
 
 @pytest.fixture(scope="module")
@@ -426,12 +454,252 @@ def test_editor_shows_the_endpoint_error(page: object, base_url: str) -> None:
     assert page.locator("#sparql-table tbody tr").count() == 0
 
 
+def _api_error(base_url: str, path: str) -> str:
+    """The service's JSON error message for a GET that fails."""
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(base_url + path, timeout=30)
+    assert info.value.code == 400
+    return json.load(info.value)["message"]
+
+
+def _api_rows(base_url: str, path: str) -> int:
+    request = urllib.request.Request(
+        base_url + path, headers={"Accept": "application/sparql-results+json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return len(json.load(response)["results"]["bindings"])
+
+
+def _run_saved(page: object, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        page.fill(f"#param-{name}", value)
+    page.click("#run-saved")
+    page.wait_for_selector("#sparql-table[data-rows], #sparql-error:not([hidden])")
+
+
+def test_editor_parameter_form_follows_the_api(page: object, base_url: str) -> None:
+    queries = _api(base_url, "/api/queries")["queries"]
+    with_parameters = [q for q in queries if q["parameters"]]
+    assert with_parameters, "no saved query declares parameters"
+    page.goto(f"{base_url}/sparql-editor")
+    page.wait_for_selector(f"#saved option[value='{with_parameters[0]['name']}']", state="attached")
+    assert page.locator("#params-form").is_hidden()
+    for query in with_parameters:
+        page.select_option("#saved", query["name"])
+        page.wait_for_selector("#params-form:not([hidden])")
+        fields = page.eval_on_selector_all(
+            "#params-fields .field",
+            """fs => fs.map(f => {
+                const c = f.querySelector('input, select');
+                return {name: c.name, required: c.required, type: c.dataset.type,
+                        label: f.querySelector('label').textContent,
+                        labelled: f.querySelector('label').htmlFor === c.id};
+            })""",
+        )
+        assert [(f["name"], f["required"], f["type"]) for f in fields] == [
+            (p["name"], p["required"], p["type"]) for p in query["parameters"]
+        ]
+        for field in fields:
+            assert field["labelled"]
+            assert ("required" if field["required"] else "optional") in field["label"]
+        assert page.inner_text("#params-operation") == f"GET /api/queries/{query['name']}"
+    # a saved query without parameters hides the form again
+    plain = next(q for q in queries if not q["parameters"])
+    page.select_option("#saved", plain["name"])
+    page.wait_for_selector("#params-form", state="hidden")
+
+
+def test_editor_runs_a_saved_query_with_parameters(page: object, base_url: str) -> None:
+    name, iri = "technology-sources", "https://w3id.org/virtkg/technology/gvisor"
+    page.goto(f"{base_url}/sparql-editor?saved={name}")
+    page.wait_for_selector("#params-form:not([hidden]) #param-technology")
+    assert page.get_attribute("#param-technology", "required") is not None
+    page.fill("#param-technology", iri)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "sparql-editor-parameters-desktop.png"))
+    # the values go to the REST operation, which binds them
+    with page.expect_request(lambda r: f"/api/queries/{name}?" in r.url) as request_info:
+        _run_saved(page, {"technology": iri})
+    sent = urllib.parse.urlparse(request_info.value.url)
+    assert sent.path == f"/api/queries/{name}"
+    assert urllib.parse.parse_qs(sent.query) == {"technology": [iri]}
+    query = urllib.parse.urlencode({"technology": iri})
+    expected = _api_rows(base_url, f"/api/queries/{name}?{query}")
+    assert expected > 0
+    assert int(page.get_attribute("#sparql-table", "data-rows")) == expected
+    assert page.locator("#sparql-table tbody tr").count() == expected
+
+    # an invalid value: the service's JSON error message, no table
+    bad = "not an IRI"
+    message = _api_error(
+        base_url, f"/api/queries/{name}?{urllib.parse.urlencode({'technology': bad})}"
+    )
+    _run_saved(page, {"technology": bad})
+    page.wait_for_selector("#sparql-error:not([hidden])")
+    assert message in page.inner_text("#sparql-error")
+    assert page.locator("#sparql-table tbody tr").count() == 0
+    # a required parameter left empty: the service says which one is missing
+    message = _api_error(base_url, f"/api/queries/{name}")
+    _run_saved(page, {"technology": ""})
+    page.wait_for_function(
+        "m => document.querySelector('#sparql-error').textContent.includes(m)", arg=message
+    )
+
+    # editing the text: the form says it still runs the saved query
+    assert page.locator("#params-edited").is_hidden()
+    _set_query(page, "SELECT * WHERE { ?s ?p ?o } LIMIT 1")
+    page.wait_for_selector("#params-edited:not([hidden])")
+
+
+def test_editor_optional_decimal_parameter(page: object, base_url: str) -> None:
+    name = "fastest-hardware-isolated"
+    page.goto(f"{base_url}/sparql-editor?saved={name}")
+    page.wait_for_selector("#params-form:not([hidden]) #param-max")
+    assert page.get_attribute("#param-max", "required") is None
+    assert page.get_attribute("#param-max", "inputmode") == "decimal"
+    # empty optional parameter: not sent, the query runs unrestricted
+    with page.expect_request(lambda r: f"/api/queries/{name}" in r.url) as request_info:
+        _run_saved(page, {"max": ""})
+    assert urllib.parse.urlparse(request_info.value.url).query == ""
+    everything = _api_rows(base_url, f"/api/queries/{name}")
+    assert int(page.get_attribute("#sparql-table", "data-rows")) == everything
+    _run_saved(page, {"max": "100"})
+    page.wait_for_function(
+        "n => document.querySelector('#sparql-table').dataset.rows === String(n)",
+        arg=_api_rows(base_url, f"/api/queries/{name}?max=100"),
+    )
+    assert int(page.get_attribute("#sparql-table", "data-rows")) < everything
+    message = _api_error(base_url, f"/api/queries/{name}?max=fast")
+    _run_saved(page, {"max": "fast"})
+    page.wait_for_selector("#sparql-error:not([hidden])")
+    assert message in page.inner_text("#sparql-error")
+
+
 def test_editor_tab_leaves_the_editor(page: object, base_url: str) -> None:
     page.goto(f"{base_url}/sparql-editor")
     page.wait_for_selector(".CodeMirror")
     page.click(".CodeMirror-code")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "run"
+
+
+# ------------------------------------------------------------------------------------------------
+# mounted under a path prefix
+
+
+@pytest.fixture
+def prefixed_page(browser_context: object, prefixed_url: str) -> Iterator[object]:
+    """A page of the app under PREFIX: every request it makes must stay under PREFIX (a request
+    to the site root would be a 404 there), and the console must stay free of errors."""
+    page = browser_context.new_page()
+    requests: list[str] = []
+    problems: list[str] = []
+
+    def console(message: object) -> None:
+        if message.type == "error":
+            problems.append(f"{message.text} ({message.location.get('url')})")
+
+    def response(answer: object) -> None:
+        if answer.status >= 400:
+            problems.append(f"HTTP {answer.status}: {answer.url}")
+
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("console", console)
+    page.on("response", response)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    yield page
+    page.close()
+    assert requests, "no request was recorded"
+    outside = [
+        url
+        for url in requests
+        if not url.startswith((prefixed_url + "/", "data:", "about:", "blob:"))
+    ]
+    assert not outside, f"requests outside {PREFIX}/: {outside}"
+    assert not problems, f"console errors or failed requests: {problems}"
+
+
+def test_prefixed_wizard_and_technology_page(prefixed_page: object, prefixed_url: str) -> None:
+    page = prefixed_page
+    page.goto(f"{prefixed_url}/")
+    _wait_for_ranking(page)
+    # the state in the URL stays under the prefix
+    page.select_option("#req-isolation", "hardware")
+    page.wait_for_url(f"{prefixed_url}/?isolation=hardware")
+    page.select_option("#scenario", SCENARIO)
+    page.wait_for_url(f"{prefixed_url}/?scenario={SCENARIO}")
+    expected = _api(prefixed_url, f"/api/scenarios/{SCENARIO}/recommendations")
+    page.wait_for_function("() => document.querySelector('#req-isolation').value === 'hardware'")
+    _wait_for_ranking(page)
+    assert _ranking(page) == _expected(expected)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "prefixed-wizard-desktop.png"))
+    # a result's "All facts" opens its Linked Data page, which links back into the UI
+    first = page.locator("#results > li").first
+    tech = first.get_attribute("data-tech-id")
+    first.get_by_role("link", name="All facts").click()
+    page.wait_for_url(f"{prefixed_url}/technology/{tech}")
+    page.get_by_role("link", name="Compare with others").click()
+    page.wait_for_url(f"{prefixed_url}/compare?ids={tech}")
+    page.wait_for_selector(f"#tech-choices input[value='{tech}']:checked")
+    page.get_by_role("link", name="SPARQL", exact=True).click()
+    page.wait_for_url(f"{prefixed_url}/sparql-editor")
+    page.wait_for_selector(".CodeMirror")
+
+
+def test_prefixed_compare_charts(prefixed_page: object, prefixed_url: str) -> None:
+    page = prefixed_page
+    ids = IDS[:4]
+    with page.expect_response(lambda r: "/api/compare?" in r.url) as response_info:
+        page.goto(f"{prefixed_url}/compare?ids={','.join(ids)}")
+    assert response_info.value.url.startswith(f"{prefixed_url}/api/compare?")
+    data = response_info.value.json()
+    page.wait_for_selector("#comparison:not([hidden]) #chart-isolation circle")
+    startup = {tech: [] for tech in ids}
+    for tech, value in page.eval_on_selector_all(
+        "#chart-startup circle", "cs => cs.map(c => [c.dataset.tech, c.dataset.value])"
+    ):
+        startup[tech].append(float(value))
+    assert {k: sorted(v) for k, v in startup.items()} == _numbers(data, "startupTimeMs")
+    # the isolation ranks came from the prefixed /sparql
+    assert page.locator("#chart-isolation circle[data-rank]").count() > 0
+    links = page.eval_on_selector_all("#compare-table thead a", "as => as.map(a => a.href)")
+    assert links and all(href.startswith(f"{prefixed_url}/?tech=") for href in links)
+
+
+def test_prefixed_editor_runs_a_saved_query(prefixed_page: object, prefixed_url: str) -> None:
+    page = prefixed_page
+    queries = _api(prefixed_url, "/api/queries")["queries"]
+    saved = next(q for q in queries if not q["parameters"])
+    page.goto(f"{prefixed_url}/sparql-editor?saved={saved['name']}")
+    page.wait_for_function(
+        "name => document.querySelector('#saved').value === name", arg=saved["name"]
+    )
+    assert page.get_attribute("#sparql-form", "action") == f"{PREFIX}/sparql"
+    page.click("#run")
+    page.wait_for_selector("#sparql-table[data-rows]")
+    url = f"{prefixed_url}/sparql?" + urllib.parse.urlencode(
+        {"query": saved["sparql"], "format": "json"}
+    )
+    with urllib.request.urlopen(url, timeout=30) as response:
+        expected = json.load(response)["results"]["bindings"]
+    assert int(page.get_attribute("#sparql-table", "data-rows")) == len(expected)
+    hrefs = page.eval_on_selector_all("#downloads a", "as => as.map(a => a.href)")
+    assert hrefs and all(href.startswith(f"{prefixed_url}/sparql?") for href in hrefs)
+    with urllib.request.urlopen(hrefs[0], timeout=30) as response:
+        assert response.status == 200
+    # a saved query with a parameter, through the prefixed REST operation
+    page.select_option("#saved", "technology-sources")
+    assert page.inner_text("#params-operation") == f"GET {PREFIX}/api/queries/technology-sources"
+    iri = "https://w3id.org/virtkg/technology/firecracker"
+    with page.expect_response(lambda r: "/api/queries/technology-sources?" in r.url) as answer:
+        _run_saved(page, {"technology": iri})
+    assert answer.value.url.startswith(f"{prefixed_url}/api/queries/technology-sources?")
+    query = urllib.parse.urlencode({"technology": iri})
+    expected = _api_rows(prefixed_url, f"/api/queries/technology-sources?{query}")
+    page.wait_for_function(
+        "n => document.querySelector('#sparql-table').dataset.rows === String(n)", arg=expected
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -472,13 +740,15 @@ def test_screenshots(browser_context: object, base_url: str, size: str) -> None:
     assert all(px <= 1 for px in overflows.values()), f"sideways scrolling at {size}: {overflows}"
 
 
-def test_no_request_leaves_localhost(requests_seen: list[str], base_url: str) -> None:
+def test_no_request_leaves_localhost(
+    requests_seen: list[str], base_url: str, prefixed_url: str
+) -> None:
     # runs last in this module: every page above has been loaded by now
     assert requests_seen, "no request was recorded"
     outside = [
         url
         for url in requests_seen
-        if not (url.startswith(base_url + "/") or url.startswith(("data:", "about:", "blob:")))
+        if not url.startswith((base_url + "/", prefixed_url + "/", "data:", "about:", "blob:"))
     ]
     assert not outside, f"requests left 127.0.0.1: {outside}"
     assert any("/vendor/codemirror/" in url for url in requests_seen)

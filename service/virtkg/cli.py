@@ -42,6 +42,8 @@ SERVE_FLAGS = (
     "fetch_allow",
     "cors_origins",
     "base_iri",
+    "url_prefix",
+    "trusted_proxies",
 )
 
 

@@ -109,6 +109,22 @@ class Settings:
         default=(),
         metadata={"help": "Origins allowed by CORS (comma-separated; `*` for any)."},
     )
+    url_prefix: str = field(
+        default="",
+        metadata={
+            "help": "Path the service is mounted under when the reverse proxy passes it on "
+            "(`/virtkg`: `/virtkg/api/...` is served as `/api/...` and every link, asset and "
+            "script URL starts with `/virtkg`); empty = the site root."
+        },
+    )
+    trusted_proxies: int = field(
+        default=0,
+        metadata={
+            "help": "Reverse proxies in front of virtkg whose `X-Forwarded-For`, `-Proto`, "
+            "`-Host`, `-Port` and `-Prefix` headers are believed (werkzeug ProxyFix); "
+            "0 = ignore those headers, which any client can send."
+        },
+    )
     log_level: str = field(default="INFO", metadata={"help": "Logging level."})
 
     def with_overrides(self, overrides: Mapping[str, object]) -> Settings:

@@ -108,9 +108,10 @@ def create_app(settings: Settings | None = None, *, store: KnowledgeStore | None
     _load_knowledge_base(state)
     app.extensions["virtkg"] = state
     register_error_handlers(app)
-    from virtkg.http import ops
+    from virtkg.http import mount, ops
 
     ops.init_app(app)
+    mount.init_app(app, settings)
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
     from virtkg.http.protocol import SparqlQueryMiddleware

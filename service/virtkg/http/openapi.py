@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 
 from virtkg import catalog
 from virtkg.http import get_state
-from virtkg.http.api import cached, require_store, saved_queries, vocabulary
+from virtkg.http.api import memo, require_store, saved_queries, vocabulary
 from virtkg.http.guard import query_form
 from virtkg.http.negotiate import GRAPH_TYPES, SOLUTION_TYPES
 from virtkg.queries import SavedQuery
@@ -588,8 +588,8 @@ def _op(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
-def build_document() -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document."""
+def build_document(server_url: str = "/") -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document, its paths relative to ``server_url`` (the mount point)."""
     store = get_state().store
     tech_ids = [t["id"] for t in catalog.list_technologies(store)]
     scenario_ids = list(vocabulary().scenarios)
@@ -777,7 +777,7 @@ def build_document() -> dict[str, Any]:
             "resources resolve as Linked Data under their IRIs (`/technology/{id}`, ...).",
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
-        "servers": [{"url": "/"}],
+        "servers": [{"url": server_url}],
         "tags": [
             {"name": "technologies"},
             {"name": "scenarios"},
@@ -840,9 +840,11 @@ def _generic_query_path(names: list[str]) -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
-    """The OpenAPI 3.1 document."""
+    """The OpenAPI 3.1 document; its server is where the app is mounted (``/`` or a prefix)."""
     require_store()
-    return Response(cached("openapi:document", build_document), mimetype="application/json")
+    root = request.script_root or "/"
+    body = memo("openapi:document", root, lambda: build_document(root))
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/api/docs")

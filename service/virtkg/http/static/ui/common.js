@@ -33,6 +33,15 @@ function append(node, children) {
   }
 }
 
+/** Where the service is mounted: "" at the site root, "/virtkg" behind a proxy at /virtkg/.
+ * The page says so in <html data-root> (WSGI SCRIPT_NAME); every URL a script builds uses it. */
+export const ROOT = document.documentElement.dataset.root || "";
+
+/** A URL of this service from its path at the root: appUrl("/api/compare") -> "/virtkg/api/compare". */
+export function appUrl(path) {
+  return ROOT + path;
+}
+
 /** GET/POST JSON; throws an Error carrying the server's message on a non-2xx answer. */
 export async function fetchJSON(url, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };

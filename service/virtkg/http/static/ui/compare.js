@@ -1,6 +1,6 @@
 // Comparison of 2 to 6 technologies: /compare?ids=a,b,c. The table and the three SVG charts are
 // drawn from /api/compare (and the isolation ranks from /sparql): no number is typed in here.
-import { asList, el, fetchJSON, formatNumber, showError, sourceLinks, svg, uniqueSources, valueNumber, valueText } from "./common.js";
+import { appUrl, asList, el, fetchJSON, formatNumber, showError, sourceLinks, svg, uniqueSources, valueNumber, valueText } from "./common.js";
 
 const MIN = 2;
 const MAX = 6;
@@ -99,7 +99,7 @@ async function load() {
   status.textContent = "Loading comparison…";
   try {
     const [data, levels] = await Promise.all([
-      fetchJSON(`/api/compare?ids=${ids.map(encodeURIComponent).join(",")}`),
+      fetchJSON(appUrl(`/api/compare?ids=${ids.map(encodeURIComponent).join(",")}`)),
       isolationLevels ? Promise.resolve(isolationLevels) : loadIsolationLevels(),
     ]);
     if (mine !== requestNumber) return;
@@ -124,7 +124,7 @@ SELECT ?boundary ?label ?rank WHERE {
   ?boundary vkg:isolationRank ?rank .
   OPTIONAL { ?boundary rdfs:label ?label FILTER(LANGMATCHES(LANG(?label), "en") || LANG(?label) = "") }
 } ORDER BY ?rank ?label`;
-  const body = await fetchJSON("/sparql", {
+  const body = await fetchJSON(appUrl("/sparql"), {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/sparql-results+json" },
     body: new URLSearchParams({ query }).toString(),
@@ -377,7 +377,7 @@ function drawTable(techs, properties) {
       "tr",
       {},
       el("th", { scope: "col" }, "Property"),
-      ...techs.map((t) => el("th", { scope: "col" }, el("a", { href: `/?tech=${encodeURIComponent(t.id)}` }, t.label))),
+      ...techs.map((t) => el("th", { scope: "col" }, el("a", { href: appUrl(`/?tech=${encodeURIComponent(t.id)}`) }, t.label))),
     ),
   );
   const body = el("tbody");
@@ -412,7 +412,7 @@ function drawTable(techs, properties) {
 
 async function start() {
   try {
-    technologies = asList(await fetchJSON("/api/technologies"), "technologies");
+    technologies = asList(await fetchJSON(appUrl("/api/technologies")), "technologies");
     buildChoices();
     await load();
   } catch (error) {

@@ -1,6 +1,8 @@
 // SPARQL editor over /sparql: CodeMirror 5 (window.CodeMirror, served from /vendor/) with its
 // SPARQL mode, the saved queries of /api/queries, a results table and downloads in every format.
-import { asList, el, fetchJSON, showError } from "./common.js";
+// A saved query with parameters gets a form that runs it through GET /api/queries/{name}?...
+// (the service binds the values as typed terms).
+import { appUrl, asList, el, fetchJSON, showError } from "./common.js";
 
 const PREFIXES = {
   vkg: "https://w3id.org/virtkg/ontology#",
@@ -44,6 +46,21 @@ const errorBox = document.getElementById("sparql-error");
 const table = document.getElementById("sparql-table");
 const graphOutput = document.getElementById("sparql-graph");
 const downloads = document.getElementById("downloads");
+const resultsTitle = document.getElementById("sparql-results-title");
+const paramsForm = document.getElementById("params-form");
+const paramsFields = document.getElementById("params-fields");
+const paramsOperation = document.getElementById("params-operation");
+const paramsEdited = document.getElementById("params-edited");
+
+/** What each parameter type of /api/queries accepts (the service checks it). */
+const TYPE_HELP = {
+  iri: "An absolute IRI",
+  integer: "An integer",
+  decimal: "A decimal number",
+  boolean: "true or false",
+  string: "Text",
+};
+const INPUT_MODE = { integer: "numeric", decimal: "decimal" };
 
 let queries = new Map();
 
@@ -84,7 +101,7 @@ function updateDownloads() {
       el(
         "a",
         {
-          href: `/sparql?${new URLSearchParams({ query: text, format })}`,
+          href: appUrl(`/sparql?${new URLSearchParams({ query: text, format })}`),
           download: `virtkg-results.${ext}`,
           "data-format": format,
         },
@@ -126,22 +143,16 @@ function showSolutions(body, truncated) {
   status.textContent = `${rows.length} row${rows.length === 1 ? "" : "s"}${truncated ? " (truncated by the server's row limit)" : ""}.`;
 }
 
-async function run() {
-  const text = editor.getValue();
-  const family = queryFamily(text);
+/** Send one query request and show the answer: a table, a graph, or the service's error. */
+async function execute(url, init, family) {
   showError(errorBox, "");
   status.textContent = "Running…";
   table.replaceChildren();
   delete table.dataset.rows;
+  graphOutput.hidden = true;
   try {
-    const resp = await fetch("/sparql", {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-www-form-urlencoded",
-        Accept: family === "graph" ? "text/turtle" : "application/sparql-results+json",
-      },
-      body: new URLSearchParams({ query: text }).toString(),
-    });
+    const accept = family === "graph" ? "text/turtle" : "application/sparql-results+json";
+    const resp = await fetch(url, { ...init, headers: { ...(init.headers || {}), Accept: accept } });
     const raw = await resp.text();
     if (!resp.ok) {
       let message = raw.trim();
@@ -170,12 +181,96 @@ async function run() {
   }
 }
 
+/** Run the editor's text at /sparql. */
+function run() {
+  const text = editor.getValue();
+  return execute(
+    appUrl("/sparql"),
+    {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ query: text }).toString(),
+    },
+    queryFamily(text),
+  );
+}
+
+/** The REST operation of a saved query. */
+function operationUrl(query) {
+  return appUrl(`/api/queries/${encodeURIComponent(query.name)}`);
+}
+
+/** Run the selected saved query as stored, with the form's values (empty = not given); then
+ * bring the results (below the editor) into view. */
+async function runSaved() {
+  const query = queries.get(saved.value);
+  if (!query) return;
+  const values = new URLSearchParams();
+  for (const [name, value] of new FormData(paramsForm)) if (value !== "") values.append(name, value);
+  const search = values.toString();
+  const family = /^(CONSTRUCT|DESCRIBE)$/i.test(query.form || "") ? "graph" : "solutions";
+  await execute(`${operationUrl(query)}${search ? `?${search}` : ""}`, { method: "GET" }, family);
+  resultsTitle.scrollIntoView({ block: "start" });
+}
+
+/** One labelled control per parameter: its name, whether it is required, its type. */
+function paramField(parameter) {
+  const id = `param-${parameter.name}`;
+  const helpId = `${id}-help`;
+  const common = {
+    id,
+    name: parameter.name,
+    required: parameter.required,
+    "aria-describedby": helpId,
+    dataset: { type: parameter.type },
+  };
+  const control =
+    parameter.type === "boolean"
+      ? el(
+          "select",
+          common,
+          el("option", { value: "" }, parameter.required ? "Choose…" : "(not given)"),
+          el("option", { value: "true" }, "true"),
+          el("option", { value: "false" }, "false"),
+        )
+      : el("input", {
+          ...common,
+          type: parameter.type === "iri" ? "url" : "text",
+          inputmode: INPUT_MODE[parameter.type],
+          autocomplete: "off",
+          spellcheck: "false",
+        });
+  const kind = parameter.type === "langString" ? `Text in @${parameter.language}` : TYPE_HELP[parameter.type] || "Text";
+  return el(
+    "div",
+    { class: "field" },
+    el("label", { for: id }, parameter.name, " ", el("span", { class: "param-need" }, parameter.required ? "required" : "optional")),
+    control,
+    el("p", { id: helpId, class: "help" }, `${kind}; binds ?${parameter.variable}.`, parameter.required ? "" : " Empty: not used."),
+  );
+}
+
+function showParameters(query) {
+  const parameters = query?.parameters || [];
+  paramsForm.hidden = parameters.length === 0;
+  paramsFields.replaceChildren(...parameters.map(paramField));
+  if (query) paramsOperation.textContent = `GET ${operationUrl(query)}`;
+  paramsEdited.hidden = true;
+}
+
+/** Say so when the editor no longer holds the saved query the form runs. */
+function markEdited() {
+  const query = queries.get(saved.value);
+  paramsEdited.hidden = paramsForm.hidden || !query || editor.getValue().trim() === query.sparql.trim();
+}
+
 function loadSaved(name, { push } = { push: false }) {
   const query = queries.get(name);
   if (!query) return;
   saved.value = name;
   editor.setValue(query.sparql.endsWith("\n") ? query.sparql : `${query.sparql}\n`);
   savedDescription.textContent = query.description || "";
+  showParameters(query);
   if (push) history.pushState(null, "", `${location.pathname}?saved=${encodeURIComponent(name)}`);
   updateDownloads();
 }
@@ -189,10 +284,18 @@ form.addEventListener("submit", (event) => {
   run();
 });
 
+paramsForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  runSaved();
+});
+
 let downloadTimer = null;
 editor.on("change", () => {
   clearTimeout(downloadTimer);
-  downloadTimer = setTimeout(updateDownloads, 250);
+  downloadTimer = setTimeout(() => {
+    updateDownloads();
+    markEdited();
+  }, 250);
 });
 
 window.addEventListener("popstate", () => {
@@ -204,7 +307,7 @@ async function start() {
   editor.setValue(START);
   updateDownloads();
   try {
-    const list = asList(await fetchJSON("/api/queries"), "queries");
+    const list = asList(await fetchJSON(appUrl("/api/queries")), "queries");
     queries = new Map(list.map((q) => [q.name, q]));
     saved.append(...list.map((q) => el("option", { value: q.name }, q.title || q.name)));
     const name = new URLSearchParams(location.search).get("saved");

@@ -1,7 +1,7 @@
 // Recommendation wizard. State = the query string: ?scenario=ID or ?dimension=value&...,
 // plus ?tech=ID to highlight one technology. Every change pushes a history entry, so a
 // ranking can be shared as a link and back/forward restore it.
-import { asList, el, fetchJSON, formatNumber, showError, sourceLinks, valueText } from "./common.js";
+import { appUrl, asList, el, fetchJSON, formatNumber, showError, sourceLinks, valueText } from "./common.js";
 
 const form = document.getElementById("wizard-form");
 const scenarioSelect = document.getElementById("scenario");
@@ -170,14 +170,14 @@ async function rank(state) {
   try {
     let body;
     if (state.scenario) {
-      body = await fetchJSON(`/api/scenarios/${encodeURIComponent(state.scenario)}/recommendations`);
+      body = await fetchJSON(appUrl(`/api/scenarios/${encodeURIComponent(state.scenario)}/recommendations`));
     } else {
       const requirements = {};
       for (const [name, value] of Object.entries(state.requirements)) {
         const dim = dimensions.find((d) => d.name === name);
         requirements[name] = dim && dim.kind === "numeric" ? Number(value) : value;
       }
-      body = await fetchJSON("/api/recommend", {
+      body = await fetchJSON(appUrl("/api/recommend"), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ requirements }),
@@ -205,7 +205,7 @@ function render(body, state) {
 
   const top = results.slice(0, 3).map((r) => r.technology.id);
   compareTop.hidden = top.length < 2;
-  compareTop.href = `/compare?ids=${top.map(encodeURIComponent).join(",")}`;
+  compareTop.href = appUrl(`/compare?ids=${top.map(encodeURIComponent).join(",")}`);
 
   const highlighted = state.tech && list.querySelector(`[data-tech-id="${CSS.escape(state.tech)}"]`);
   if (highlighted) highlighted.scrollIntoView({ block: "center" });
@@ -264,8 +264,8 @@ function card(result, index, highlight) {
   const links = el(
     "p",
     { class: "card-links" },
-    el("a", { href: `/compare?ids=${encodeURIComponent(tech.id)}` }, "Compare…"),
-    el("a", { href: `/technology/${encodeURIComponent(tech.id)}` }, "All facts"),
+    el("a", { href: appUrl(`/compare?ids=${encodeURIComponent(tech.id)}`) }, "Compare…"),
+    el("a", { href: appUrl(`/technology/${encodeURIComponent(tech.id)}`) }, "All facts"),
   );
 
   return el(
@@ -343,7 +343,7 @@ window.addEventListener("popstate", () => show(stateFromUrl()));
 
 async function start() {
   try {
-    const [reqBody, scenarioBody] = await Promise.all([fetchJSON("/api/requirements"), fetchJSON("/api/scenarios")]);
+    const [reqBody, scenarioBody] = await Promise.all([fetchJSON(appUrl("/api/requirements")), fetchJSON(appUrl("/api/scenarios"))]);
     const position = (d) => (ORDER.includes(d.name) ? ORDER.indexOf(d.name) : ORDER.length);
     dimensions = asList(reqBody, "requirements", "dimensions").sort((a, b) => position(a) - position(b) || a.name.localeCompare(b.name));
     scenarios = new Map(asList(scenarioBody, "scenarios").map((s) => [s.id, s]));
