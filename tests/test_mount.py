@@ -106,6 +106,28 @@ def test_service_description_names_the_prefixed_endpoint(prefixed: Flask) -> Non
     assert "<http://localhost/virtkg/sparql>" in response.get_data(as_text=True)
 
 
+def test_queries_under_the_prefix_resolve_against_the_prefixed_endpoint(prefixed: Flask) -> None:
+    """The /sparql query path (answered in front of Flask) sees the mount point too."""
+    client = prefixed.test_client()
+    counter = 'virtkg_http_requests_total{endpoint="/sparql",method="GET",status="200"} '
+
+    def answered() -> int:
+        metrics = client.get("/virtkg/metrics").get_data(as_text=True).splitlines()
+        return next(
+            (int(line.rsplit(" ", 1)[1]) for line in metrics if line.startswith(counter)), 0
+        )
+
+    before = answered()
+    response = client.get(
+        "/virtkg/sparql",
+        query_string={"query": "SELECT ?x WHERE { BIND(<other> AS ?x) }"},
+        headers={"Accept": "text/csv"},
+    )
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).splitlines() == ["x", "http://localhost/virtkg/other"]
+    assert answered() == before + 1
+
+
 def test_linked_data_alternates_carry_the_prefix(prefixed: Flask) -> None:
     response = prefixed.test_client().get(
         "/virtkg/technology/gvisor", headers={"Accept": "text/turtle"}

@@ -109,12 +109,12 @@ def create_app(settings: Settings | None = None, *, store: KnowledgeStore | None
     app.extensions["virtkg"] = state
     register_error_handlers(app)
     from virtkg.http import mount, ops
-
-    ops.init_app(app)
-    mount.init_app(app, settings)
-    for blueprint in blueprints():
-        app.register_blueprint(blueprint)
     from virtkg.http.protocol import SparqlQueryMiddleware
 
+    ops.init_app(app)
+    for blueprint in blueprints():
+        app.register_blueprint(blueprint)
+    # /sparql queries are answered in front of Flask; the mount point is set in front of both
     app.wsgi_app = SparqlQueryMiddleware(app.wsgi_app, state)  # type: ignore[method-assign]
+    mount.init_app(app, settings)
     return app
