@@ -671,3 +671,17 @@ def test_sparqlwrapper_post(live: str) -> None:
     sparql = _wrapper(live, ASSERTED, JSON)
     sparql.setMethod("POST")
     assert sparql.queryAndConvert()["boolean"] is True
+
+
+def test_service_description_cache_stays_bounded(client: FlaskClient) -> None:
+    """Each Host header makes its own endpoint IRI; the cache of descriptions does not grow."""
+    from virtkg.http.sparql import SERVICE_DESCRIPTION_CACHE
+
+    state = client.application.extensions["virtkg"]
+    for i in range(SERVICE_DESCRIPTION_CACHE * 2):
+        response = client.get(
+            "/sparql", headers={"Host": f"h{i}.example", "Accept": "application/n-triples"}
+        )
+        assert response.status_code == 200
+        assert f"<http://h{i}.example/sparql>" in response.get_data(as_text=True)
+    assert 0 < len(state.cache) <= SERVICE_DESCRIPTION_CACHE

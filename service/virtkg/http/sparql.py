@@ -47,6 +47,8 @@ from virtkg.reasoning import materialize
 from virtkg.store.base import ASSERTED_GRAPHS, INFERRED_GRAPH, KnowledgeStore
 
 bp = Blueprint("sparql", __name__)
+#: Service descriptions kept (per endpoint URL and media type; the URL comes from the request).
+SERVICE_DESCRIPTION_CACHE = 64
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
@@ -188,6 +190,8 @@ def _service_description(params: dict[str, list[str]]) -> Response:
     body = state.cache.get(key)
     if body is None:
         body = service_description(state, request.base_url, media)
+        if len(state.cache) >= SERVICE_DESCRIPTION_CACHE:  # keys hold the client's Host header
+            state.cache.clear()
         state.cache[key] = body
     resp = Response(body, content_type=with_charset(media))
     resp.headers["Vary"] = "Accept"
