@@ -69,14 +69,16 @@ def test_metrics_counts_and_histogram(app: Flask) -> None:
     client = app.test_client()
     client.get("/sparql", query_string={"query": "ASK {}"})
     client.get("/sparql", query_string={"query": "ASK {"})
+    client.get("/sparql", query_string={"query": "ASK { <http://example.org/s0> ?p ?o }"})
     client.get("/nowhere")
     text = client.get("/metrics").text
-    assert 'virtkg_http_requests_total{endpoint="/sparql",method="GET",status="200"} 1' in text
+    assert 'virtkg_http_requests_total{endpoint="/sparql",method="GET",status="200"} 2' in text
     assert 'virtkg_http_requests_total{endpoint="/sparql",method="GET",status="400"} 1' in text
     assert 'virtkg_http_requests_total{endpoint="unmatched",method="GET",status="404"} 1' in text
-    assert 'virtkg_http_request_duration_seconds_bucket{endpoint="/sparql",le="+Inf"} 2' in text
-    assert 'virtkg_http_request_duration_seconds_count{endpoint="/sparql"} 2' in text
+    assert 'virtkg_http_request_duration_seconds_bucket{endpoint="/sparql",le="+Inf"} 3' in text
+    assert 'virtkg_http_request_duration_seconds_count{endpoint="/sparql"} 3' in text
     assert "virtkg_query_timeouts_total 0" in text
+    assert "virtkg_queries_inline_total 1" in text  # the lookup; ASK {} ran in a worker
     assert "# TYPE virtkg_http_request_duration_seconds histogram" in text
 
 

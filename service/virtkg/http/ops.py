@@ -51,7 +51,7 @@ class Metrics:
             self.sums[endpoint] += seconds
             self.counts[endpoint] += 1
 
-    def render(self, timeouts: int, replaced: int) -> str:
+    def render(self, timeouts: int, replaced: int, inline: int = 0) -> str:
         """Prometheus text exposition format 0.0.4."""
         out = [
             "# HELP virtkg_http_requests_total HTTP requests by endpoint, method and status.",
@@ -88,6 +88,9 @@ class Metrics:
             "# HELP virtkg_query_workers_replaced_total Query workers killed and replaced.",
             "# TYPE virtkg_query_workers_replaced_total counter",
             f"virtkg_query_workers_replaced_total {replaced}",
+            "# HELP virtkg_queries_inline_total Bounded lookups answered in the serving thread.",
+            "# TYPE virtkg_queries_inline_total counter",
+            f"virtkg_queries_inline_total {inline}",
         ]
         return "\n".join(out) + "\n"
 
@@ -121,15 +124,18 @@ def readyz() -> Response:
 def metrics() -> Response:
     """Prometheus metrics of this process."""
     state = _state()
-    text = state.metrics.render(state.executor.timeouts, getattr(state.executor, "replaced", 0))
+    executor = state.executor
+    text = state.metrics.render(
+        executor.timeouts, getattr(executor, "replaced", 0), getattr(executor, "inline", 0)
+    )
     return Response(text, mimetype="text/plain; version=0.0.4")
 
 
 # --- per-request hooks ----------------------------------------------------------------------
 #
 # These run on every request, so they read the WSGI environ directly (no werkzeug header or
-# proxy objects), skip CORS entirely when no origin is configured, and format the access-log
-# line with one json.dumps and a timestamp cached per second.
+# proxy objects), skip CORS entirely when no origin is configured, and queue the access-log
+# entry for :class:`AccessLog` (a timestamp cached per second).
 
 _START = "virtkg.start"
 
