@@ -12,6 +12,9 @@ Dataset: by default the default graph is the union of every graph (asserted + in
 named graphs are available. ``default-graph-uri`` / ``named-graph-uri`` (repeatable) select graphs
 by IRI as the Protocol says (no fetching). ``inference=none`` makes the default graph the union of
 the two asserted graphs only (the same as passing both of their IRIs as ``default-graph-uri``).
+For updates, ``using-graph-uri`` / ``using-named-graph-uri`` (repeatable) are the dataset of every
+``DELETE/INSERT ... WHERE`` operation, as if each had ``USING`` / ``USING NAMED`` clauses; with an
+update that has its own ``USING`` or ``WITH`` they are an error (400), as the Protocol says.
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ from virtkg.errors import (
 )
 from virtkg.http import ServiceState, get_state
 from virtkg.http.executor import on_deep_stack
-from virtkg.http.guard import Analysis, analyze, check_fetches, require_form
+from virtkg.http.guard import (
+    Analysis,
+    analyze,
+    check_fetches,
+    check_graph_parameters,
+    require_form,
+)
 from virtkg.http.negotiate import graph_media_type, result_media_type
 from virtkg.http.service_description import service_description
 from virtkg.reasoning import materialize
@@ -177,6 +186,29 @@ def _dataset(params: dict[str, list[str]]) -> Dataset | None:
     return Dataset(default_graphs=defaults, named_graphs=named)
 
 
+def _using_dataset(params: dict[str, list[str]]) -> Dataset | None:
+    """The update dataset from using-graph-uri / using-named-graph-uri (None without them).
+
+    As the Protocol says, it is the dataset of every ``DELETE/INSERT ... WHERE`` operation of the
+    request (exactly those graphs: no named graphs when only using-graph-uri is given, an empty
+    default graph when only using-named-graph-uri is), and an update with its own ``USING`` or
+    ``WITH`` is then refused (400, by the store).
+    """
+    defaults = tuple(params.get("using-graph-uri", []))
+    named = tuple(params.get("using-named-graph-uri", []))
+    if not defaults and not named:
+        return None
+    for iri in defaults + named:
+        try:
+            ox.NamedNode(iri)
+        except ValueError:
+            raise InvalidParameter(
+                f"using-graph-uri / using-named-graph-uri must be absolute IRIs, not {iri!r}",
+                details={"iri": iri},
+            ) from None
+    return Dataset(default_graphs=defaults, named_graphs=named)
+
+
 def _from_clauses(info: Analysis) -> Dataset | None:
     """The dataset the query's own FROM / FROM NAMED clauses select (None without any).
 
@@ -304,16 +336,16 @@ def _update(update: str, params: dict[str, list[str]]) -> Response:
     state = get_state()
     _check_token()
     _check_ready(state)
-    for name in ("using-graph-uri", "using-named-graph-uri"):
-        if params.get(name):
-            raise BadRequest(
-                f"{name} is not supported by this service; use USING / USING NAMED in the update"
-            )
     base = _base_url()
     info = analyze(update, base)
-    check_fetches(update, state.settings.fetch_allow, _is_local_graph_check(state), base, info)
+    is_local = _is_local_graph_check(state)
+    check_fetches(update, state.settings.fetch_allow, is_local, base, info)
+    using = _using_dataset(params)
     store = state.store
     kwargs: dict[str, object] = {"base_iri": base or None}
+    if using is not None:
+        check_graph_parameters(using, state.settings.fetch_allow, is_local)
+        kwargs["using"] = using
     if info.services:
         kwargs["allow_service"] = True
 
