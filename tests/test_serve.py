@@ -16,7 +16,8 @@ import pytest
 import requests
 
 from virtkg.config import load_settings
-from virtkg.http.server import granian_options, gunicorn_options
+from virtkg.errors import ConfigurationError
+from virtkg.http.server import check_serving_processes, granian_options, gunicorn_options
 
 VIRTKG = str(Path(sys.executable).with_name("virtkg"))
 COUNT_TECHNOLOGIES = (
@@ -192,3 +193,63 @@ def test_unknown_production_server_is_refused(tmp_path):
     )
     assert result.returncode != 0
     assert "nginx" in result.stderr
+
+
+# --- several serving processes and the embedded store ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"workers": 1, "update_token": "t"},
+        {"workers": 1, "store_path": "/srv/kb"},
+        {"workers": 2},  # in memory, read-only: every process holds the same data
+        {"workers": 2, "update_token": "t", "endpoint": "http://127.0.0.1:1/sparql"},
+    ],
+)
+def test_serving_processes_that_can_share_the_store_are_accepted(overrides):
+    check_serving_processes(load_settings({}, **overrides))
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        ({"workers": 2, "update_token": "t"}, "reach only the one that took it"),
+        ({"workers": 3, "store_path": "/srv/kb"}, "one process only"),
+        ({"workers": 2, "store_path": "/srv/kb", "update_token": "t"}, "one process only"),
+    ],
+)
+def test_serving_processes_that_cannot_share_the_store_are_refused(overrides, says):
+    with pytest.raises(ConfigurationError) as caught:
+        check_serving_processes(load_settings({}, **overrides))
+    assert says in caught.value.message
+    assert "--workers 1" in caught.value.message and "--endpoint" in caught.value.message
+
+
+def test_default_workers_count_the_cores(monkeypatch):
+    settings = load_settings({}, update_token="t")  # workers=0: one per core
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    check_serving_processes(settings)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    with pytest.raises(ConfigurationError, match="4 serving processes"):
+        check_serving_processes(settings)
+
+
+@pytest.mark.parametrize("server", sorted(PRODUCTION))
+@pytest.mark.parametrize("store", ["in-memory", "on-disk"])
+def test_production_refuses_to_start_with_a_store_it_cannot_share(server, store, tmp_path):
+    """Before: the update reached one process only (in memory), or gunicorn's second worker
+    crashed on RocksDB's lock and the whole server stopped ("Worker failed to boot")."""
+    extra = (
+        ["--update-token", "t"] if store == "in-memory" else ["--store-path", str(tmp_path / "db")]
+    )
+    result = subprocess.run(
+        [VIRTKG, "serve", *PRODUCTION[server], "--port", str(_free_port()), *extra],
+        env={**os.environ, "VIRTKG_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "virtkg: error:" in result.stderr and "--workers 1" in result.stderr
+    assert not (tmp_path / "db").exists()  # refused before anything was opened
