@@ -281,3 +281,25 @@ def test_dry_run_child_that_dies_is_unavailable() -> None:
     with pytest.raises(StoreUnavailable) as caught:
         dry_run(lambda: 1 / 0, timeout=5)  # type: ignore[func-returns-value]
     assert "division by zero" in caught.value.message
+
+
+def test_update_the_dry_run_missed_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback for an update whose real run differs from its dry run (RAND(), NOW(), ...):
+    found inconsistent here after all, it is undone from the snapshot and answered 400."""
+    monkeypatch.setattr("virtkg.http.updates.dry_run", lambda action, timeout: None)
+    store = CountingStore()
+    fill(store)
+    app = create_app(load_settings(update_token=TOKEN), store=store)
+    try:
+        before = dump(store)
+        response = app.test_client().post(
+            "/sparql",
+            data=INCONSISTENT,
+            content_type="application/sparql-update",
+            headers={**AUTH, "Accept": "application/json"},
+        )
+        assert response.status_code == 400 and "inconsistent" in response.json["message"]
+        assert store.writes == ["update", "restore"]
+        assert dump(store) == before
+    finally:
+        app.extensions["virtkg"].executor.close()
