@@ -99,11 +99,27 @@ def apply_update(
 
 
 def _apply(store: KnowledgeStore, update: Update) -> None:
-    """Run the update, then reason again; BadRequest if the result is inconsistent.
+    """Run the update, then reason again (for a dry run: the store is a throw-away copy)."""
+    _run(store, update)
+    _reason(store)
 
-    Call it on a deep stack (the engine parses client text here). The store is left changed
-    whatever happens: callers apply it to a throw-away copy or undo it.
+
+def _apply_or_undo(store: KnowledgeStore, update: Update, undo: Undo) -> None:
+    """:func:`_apply` on the real store, put back as it was if reasoning fails after the update.
+
+    The update itself is atomic (when it fails, nothing changed), so only what follows it can
+    need the undo.
     """
+    _run(store, update)
+    try:
+        _reason(store)
+    except BaseException:
+        undo.restore()
+        raise
+
+
+def _run(store: KnowledgeStore, update: Update) -> None:
+    """The update alone. Call it on a deep stack: the engine parses client text here."""
     try:
         store.update(
             update.text,
@@ -113,6 +129,10 @@ def _apply(store: KnowledgeStore, update: Update) -> None:
         )
     except SyntaxError as exc:
         raise QuerySyntaxError(str(exc)) from exc
+
+
+def _reason(store: KnowledgeStore) -> None:
+    """Re-materialize; :class:`~virtkg.errors.BadRequest` if the store is now inconsistent."""
     try:
         rematerialize(store)
     except InconsistentKnowledgeBase as exc:
@@ -121,15 +141,6 @@ def _apply(store: KnowledgeStore, update: Update) -> None:
             f"({exc.message})",
             details={"reason": exc.code, **exc.details},
         ) from exc
-
-
-def _apply_or_undo(store: KnowledgeStore, update: Update, undo: Undo) -> None:
-    """:func:`_apply` on the real store; put it back as it was if anything goes wrong."""
-    try:
-        _apply(store, update)
-    except BaseException:
-        undo.restore()
-        raise
 
 
 def asserted_triples(store: KnowledgeStore) -> list[Triple]:
