@@ -253,3 +253,31 @@ def test_production_refuses_to_start_with_a_store_it_cannot_share(server, store,
     assert result.returncode == 2, result.stderr
     assert "virtkg: error:" in result.stderr and "--workers 1" in result.stderr
     assert not (tmp_path / "db").exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("server", sorted(PRODUCTION))
+def test_production_update_is_dry_run_under_the_timeout(server, tmp_path):
+    """One serving process with updates: a runaway update is stopped (503) with nothing applied
+    and nothing left running; a good one is applied and visible."""
+    args = [arg if arg != "2" else "1" for arg in PRODUCTION[server]]  # --workers 1
+    base, proc = _start([*args, "--update-token", "t", "--query-timeout", "1"], tmp_path)
+    url = base + "/sparql"
+    headers = {"Authorization": "Bearer t", "Content-Type": "application/sparql-update"}
+    marker = "ASK { <urn:x:s> <urn:x:p> <urn:x:o> }"
+    try:
+        (worker,) = _children(proc.pid)
+        before = _children(worker)
+        start = time.monotonic()
+        # ~30 million solutions over the KB's graphs (an update's WHERE has no union default)
+        slow = "INSERT { GRAPH <urn:x:g> { ?a <urn:x:p> ?f } } WHERE { GRAPH ?g { ?a ?b ?c } GRAPH ?h { ?d ?e ?f } }"  # noqa: E501
+        response = requests.post(url, data=slow, headers=headers, timeout=30)
+        assert response.status_code == 503 and "query_timeout" in response.text
+        assert time.monotonic() - start < 3.0
+        assert _children(worker) <= before  # the dry-run child is gone
+        assert requests.get(url, params={"query": COUNT_TECHNOLOGIES}, timeout=10).ok
+        good = "INSERT DATA { GRAPH <urn:x:g> { <urn:x:s> <urn:x:p> <urn:x:o> } }"
+        assert requests.post(url, data=good, headers=headers, timeout=30).status_code == 204
+        answer = requests.get(url, params={"query": marker, "format": "json"}, timeout=10)
+        assert answer.json()["boolean"] is True
+    finally:
+        _stop(proc)
