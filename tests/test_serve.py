@@ -16,7 +16,8 @@ import pytest
 import requests
 
 from virtkg.config import load_settings
-from virtkg.http.server import granian_options, gunicorn_options
+from virtkg.errors import ConfigurationError
+from virtkg.http.server import check_serving_processes, granian_options, gunicorn_options
 
 VIRTKG = str(Path(sys.executable).with_name("virtkg"))
 COUNT_TECHNOLOGIES = (
@@ -192,3 +193,91 @@ def test_unknown_production_server_is_refused(tmp_path):
     )
     assert result.returncode != 0
     assert "nginx" in result.stderr
+
+
+# --- several serving processes and the embedded store ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"workers": 1, "update_token": "t"},
+        {"workers": 1, "store_path": "/srv/kb"},
+        {"workers": 2},  # in memory, read-only: every process holds the same data
+        {"workers": 2, "update_token": "t", "endpoint": "http://127.0.0.1:1/sparql"},
+    ],
+)
+def test_serving_processes_that_can_share_the_store_are_accepted(overrides):
+    check_serving_processes(load_settings({}, **overrides))
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        ({"workers": 2, "update_token": "t"}, "reach only the one that took it"),
+        ({"workers": 3, "store_path": "/srv/kb"}, "one process only"),
+        ({"workers": 2, "store_path": "/srv/kb", "update_token": "t"}, "one process only"),
+    ],
+)
+def test_serving_processes_that_cannot_share_the_store_are_refused(overrides, says):
+    with pytest.raises(ConfigurationError) as caught:
+        check_serving_processes(load_settings({}, **overrides))
+    assert says in caught.value.message
+    assert "--workers 1" in caught.value.message and "--endpoint" in caught.value.message
+
+
+def test_default_workers_count_the_cores(monkeypatch):
+    settings = load_settings({}, update_token="t")  # workers=0: one per core
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    check_serving_processes(settings)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    with pytest.raises(ConfigurationError, match="4 serving processes"):
+        check_serving_processes(settings)
+
+
+@pytest.mark.parametrize("server", sorted(PRODUCTION))
+@pytest.mark.parametrize("store", ["in-memory", "on-disk"])
+def test_production_refuses_to_start_with_a_store_it_cannot_share(server, store, tmp_path):
+    """Before: the update reached one process only (in memory), or gunicorn's second worker
+    crashed on RocksDB's lock and the whole server stopped ("Worker failed to boot")."""
+    extra = (
+        ["--update-token", "t"] if store == "in-memory" else ["--store-path", str(tmp_path / "db")]
+    )
+    result = subprocess.run(
+        [VIRTKG, "serve", *PRODUCTION[server], "--port", str(_free_port()), *extra],
+        env={**os.environ, "VIRTKG_CACHE_DIR": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "virtkg: error:" in result.stderr and "--workers 1" in result.stderr
+    assert not (tmp_path / "db").exists()  # refused before anything was opened
+
+
+@pytest.mark.parametrize("server", sorted(PRODUCTION))
+def test_production_update_is_dry_run_under_the_timeout(server, tmp_path):
+    """One serving process with updates: a runaway update is stopped (503) with nothing applied
+    and nothing left running; a good one is applied and visible."""
+    args = [arg if arg != "2" else "1" for arg in PRODUCTION[server]]  # --workers 1
+    base, proc = _start([*args, "--update-token", "t", "--query-timeout", "1"], tmp_path)
+    url = base + "/sparql"
+    headers = {"Authorization": "Bearer t", "Content-Type": "application/sparql-update"}
+    marker = "ASK { <urn:x:s> <urn:x:p> <urn:x:o> }"
+    try:
+        (worker,) = _children(proc.pid)
+        before = _children(worker)
+        start = time.monotonic()
+        # ~30 million solutions over the KB's graphs (an update's WHERE has no union default)
+        slow = "INSERT { GRAPH <urn:x:g> { ?a <urn:x:p> ?f } } WHERE { GRAPH ?g { ?a ?b ?c } GRAPH ?h { ?d ?e ?f } }"  # noqa: E501
+        response = requests.post(url, data=slow, headers=headers, timeout=30)
+        assert response.status_code == 503 and "query_timeout" in response.text
+        assert time.monotonic() - start < 3.0
+        assert _children(worker) <= before  # the dry-run child is gone
+        assert requests.get(url, params={"query": COUNT_TECHNOLOGIES}, timeout=10).ok
+        good = "INSERT DATA { GRAPH <urn:x:g> { <urn:x:s> <urn:x:p> <urn:x:o> } }"
+        assert requests.post(url, data=good, headers=headers, timeout=30).status_code == 204
+        answer = requests.get(url, params={"query": marker, "format": "json"}, timeout=10)
+        assert answer.json()["boolean"] is True
+    finally:
+        _stop(proc)

@@ -575,6 +575,83 @@ def test_inconsistent_update_is_400_and_changes_nothing(reasoning_client: FlaskC
     assert _update(c, ok).status_code == 204
 
 
+def test_update_dataset_parameters(reasoning_client: FlaskClient) -> None:
+    """using-graph-uri / using-named-graph-uri are the dataset of each DELETE/INSERT ... WHERE."""
+    c = reasoning_client
+    out = "http://example.org/copy"
+    copy = f"INSERT {{ GRAPH <{out}> {{ ?s ?p ?o }} }} WHERE {{ ?s ?p ?o }}"
+    r = c.post(
+        "/sparql",
+        query_string={"using-graph-uri": DATA_GRAPH},
+        data=f"DROP SILENT GRAPH <{out}> ; {copy}",
+        content_type="application/sparql-update",
+        headers=AUTH,
+    )
+    assert r.status_code == 204, r.text
+    copied = _rows(c, f"SELECT ?s ?o WHERE {{ GRAPH <{out}> {{ ?s ?p ?o }} }}")
+    assert [(row["s"]["value"], row["o"]["value"]) for row in copied] == [
+        (DOCKER, VKG + "ApplicationContainerRuntime")  # the data graph only, not the union
+    ]
+    # form-encoded, named graphs only: GRAPH ?g sees the ontology graph, the default is empty
+    named = f"INSERT {{ GRAPH <{out}> {{ ?g <urn:x:seen> ?n }} }} WHERE {{ {{ SELECT ?g (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }} GROUP BY ?g }} }}"  # noqa: E501
+    r = c.post(
+        "/sparql",
+        data={"update": f"DROP GRAPH <{out}> ; {named}", "using-named-graph-uri": ONTOLOGY_GRAPH},
+        headers=AUTH,
+    )
+    assert r.status_code == 204, r.text
+    seen = _rows(c, f"SELECT ?g WHERE {{ GRAPH <{out}> {{ ?g <urn:x:seen> ?n }} }}")
+    assert [row["g"]["value"] for row in seen] == [ONTOLOGY_GRAPH]
+
+
+@pytest.mark.parametrize(
+    "update, params, status, code",
+    [
+        # the Protocol: parameters and the update's own USING / WITH together are an error
+        (
+            f"WITH <{DATA_GRAPH}> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}",
+            {"using-graph-uri": DATA_GRAPH},
+            400,
+            "bad_request",
+        ),
+        (
+            f"DELETE {{ ?s ?p ?o }} USING NAMED <{DATA_GRAPH}> WHERE {{ ?s ?p ?o }}",
+            {"using-named-graph-uri": DATA_GRAPH},
+            400,
+            "bad_request",
+        ),
+        # as for USING <g>: a graph the store does not hold (not in fetch_allow) is refused
+        (
+            "DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+            {"using-graph-uri": "http://127.0.0.1:1/data"},
+            403,
+            "forbidden",
+        ),
+        (
+            "DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+            {"using-graph-uri": "not-an-iri"},
+            400,
+            "invalid_parameter",
+        ),
+    ],
+)
+def test_update_dataset_parameters_refused(
+    reasoning_client: FlaskClient, update: str, params: dict, status: int, code: str
+) -> None:
+    c = reasoning_client
+    before = _rows(c, SELECT_ALL)
+    r = c.post(
+        "/sparql",
+        query_string=params,
+        data=update,
+        content_type="application/sparql-update",
+        headers={**AUTH, "Accept": "application/json"},
+    )
+    assert r.status_code == status, r.text
+    assert r.json["error"] == code
+    assert _rows(c, SELECT_ALL) == before
+
+
 # --- row cap ---------------------------------------------------------------------------------
 
 

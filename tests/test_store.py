@@ -46,7 +46,13 @@ from virtkg.store import (
     SelectResult,
     open_store,
 )
-from virtkg.store.sparql_text import add_values_block, find_service_iris, query_form
+from virtkg.store.sparql_text import (
+    add_using_clauses,
+    add_values_block,
+    check_no_dataset_clause,
+    find_service_iris,
+    query_form,
+)
 
 VKG = "https://w3id.org/virtkg/ontology#"
 TECH = "https://w3id.org/virtkg/technology/"
@@ -347,6 +353,116 @@ def test_base_iri_resolves_relative_iris(store: KnowledgeStore) -> None:
     assert b"<http://example.org/a>" in raw.body
     with pytest.raises(InvalidParameter):
         store.query("ASK {}", base_iri="not an iri")
+
+
+G1, G2 = "http://example.org/g1", "http://example.org/g2"
+OUT = "http://example.org/out"
+#: Copies what the WHERE sees into OUT: the default graph's triples, and (?g) named graphs' ones.
+COPY_DEFAULT = f"INSERT {{ GRAPH <{OUT}> {{ ?s ?p ?o }} }} WHERE {{ ?s ?p ?o }}"
+COPY_NAMED = f"INSERT {{ GRAPH <{OUT}> {{ ?s ?p ?g }} }} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }}"
+
+
+def _two_graphs(store: KnowledgeStore) -> None:
+    store.update(
+        f"INSERT DATA {{ GRAPH <{G1}> {{ <http://a> <http://p> 1 }} "
+        f"GRAPH <{G2}> {{ <http://b> <http://p> 2 }} }}"
+    )
+
+
+def _out(store: KnowledgeStore) -> set[tuple[str, str]]:
+    rows = select(store, f"SELECT ?s ?o WHERE {{ GRAPH <{OUT}> {{ ?s ?p ?o }} }}").rows
+    return {(row["s"].value, row["o"].value) for row in rows}
+
+
+def test_update_dataset_sets_the_where_graphs(store: KnowledgeStore) -> None:
+    """``using`` (using-graph-uri / using-named-graph-uri) is the dataset of the WHERE clause."""
+    _two_graphs(store)
+    store.update(COPY_DEFAULT, using=Dataset(default_graphs=(G1,)))
+    assert _out(store) == {("http://a", "1")}  # g1 only, not g2, not the union
+    store.update(f"DROP GRAPH <{OUT}>")
+    store.update(COPY_NAMED, using=Dataset(default_graphs=(), named_graphs=(G2,)))
+    assert _out(store) == {("http://b", G2)}  # GRAPH ?g sees g2 only
+    store.update(f"DROP GRAPH <{OUT}>")
+    store.update(COPY_DEFAULT, using=Dataset(default_graphs=(), named_graphs=(G2,)))
+    assert _out(store) == set()  # only named graphs given: an empty default graph
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        f"WITH <{G1}> INSERT {{ ?s ?p 3 }} WHERE {{ ?s ?p ?o }}",
+        f"INSERT {{ GRAPH <{OUT}> {{ ?s ?p ?o }} }} USING <{G1}> WHERE {{ ?s ?p ?o }}",
+        f"CLEAR ALL ; INSERT {{ ?s ?p 3 }} using named <{G1}> WHERE {{ ?s ?p ?o }}",
+    ],
+)
+def test_update_dataset_conflicts_with_using_and_with(store: KnowledgeStore, update: str) -> None:
+    """The Protocol: using-graph-uri with an update that has its own USING or WITH is an error."""
+    _two_graphs(store)
+    with pytest.raises(BadRequest) as caught:
+        store.update(update, using=Dataset(default_graphs=(G2,)))
+    assert "using-graph-uri" in caught.value.message
+    assert store.count() == 2  # nothing ran (not even the CLEAR ALL)
+
+
+def test_update_dataset_needs_absolute_iris(store: KnowledgeStore) -> None:
+    for bad in ("relative", "http://a b", "http://x> } ; DROP ALL ; INSERT DATA { <http://y"):
+        with pytest.raises(InvalidParameter):
+            store.update(COPY_DEFAULT, using=Dataset(default_graphs=(bad,)))
+
+
+@pytest.mark.parametrize(
+    "sparql, expected",
+    [
+        # one Modify operation: the clauses go just before its WHERE
+        ("INSERT { ?s ?p 1 } WHERE { ?s ?p ?o }", "INSERT { ?s ?p 1 } @WHERE { ?s ?p ?o }"),
+        # several operations, the DELETE WHERE short form and the DATA forms take none
+        (
+            "DELETE WHERE { ?s ?p 0 } ; INSERT DATA { <a:a> <a:b> 1 } ;\n"
+            "delete { ?s ?p 1 } insert { ?s ?p 2 } where { ?s ?p 1 }",
+            "DELETE WHERE { ?s ?p 0 } ; INSERT DATA { <a:a> <a:b> 1 } ;\n"
+            "delete { ?s ?p 1 } insert { ?s ?p 2 } @where { ?s ?p 1 }",
+        ),
+        (
+            "DELETE # a comment WHERE\n WHERE { ?s ?p ?o }",
+            "DELETE # a comment WHERE\n WHERE { ?s ?p ?o }",
+        ),
+        # WHERE of a sub-query, in strings, IRIs, comments, names: not an operation's WHERE
+        (
+            "INSERT { ?s <a:p> 'WHERE {' } WHERE { { SELECT ?s WHERE { ?s ?p ?o } } }",
+            "INSERT { ?s <a:p> 'WHERE {' } @WHERE { { SELECT ?s WHERE { ?s ?p ?o } } }",
+        ),
+        (
+            'PREFIX where: <http://x/WHERE> # WHERE {\nINSERT { ?where where:x """}WHERE""" }'
+            " WHERE { ?where <a:WHERE> ?o }",
+            'PREFIX where: <http://x/WHERE> # WHERE {\nINSERT { ?where where:x """}WHERE""" }'
+            " @WHERE { ?where <a:WHERE> ?o }",
+        ),
+        # a prologue (pyoxigraph 0.5 refuses one after ';'); graph management operations
+        (
+            "BASE <http://b/> PREFIX e: <http://e/> CLEAR SILENT GRAPH <g> ;\n"
+            "DELETE { e:s ?p ?o } WHERE { e:s ?p ?o } ; COPY SILENT <x> TO GRAPH <y>",
+            "BASE <http://b/> PREFIX e: <http://e/> CLEAR SILENT GRAPH <g> ;\n"
+            "DELETE { e:s ?p ?o } @WHERE { e:s ?p ?o } ; COPY SILENT <x> TO GRAPH <y>",
+        ),
+        ("INSERT DATA { <a:a> <a:b> 'WHERE' }", "INSERT DATA { <a:a> <a:b> 'WHERE' }"),
+    ],
+)
+def test_add_using_clauses(sparql: str, expected: str) -> None:
+    """Clauses land before each Modify's WHERE (``@``) and nowhere else; the result parses."""
+    clauses = f"USING <{G1}> USING <{G2}> USING NAMED <{OUT}> "
+    rewritten = add_using_clauses(sparql, (G1, G2), (OUT,))
+    assert rewritten == expected.replace("@", clauses)
+    EmbeddedStore().engine.update(rewritten)  # the engine accepts it
+    check_no_dataset_clause(sparql)
+
+
+def test_add_using_clauses_writes_iris_with_the_engine() -> None:
+    assert add_using_clauses("INSERT {} WHERE {}", ("http://x/\u00e9",), ()) == (
+        "INSERT {} USING <http://x/\u00e9> WHERE {}"
+    )
+    assert add_using_clauses("INSERT {} WHERE {}", (), ()) == "INSERT {} WHERE {}"
+    with pytest.raises(BadRequest):
+        add_using_clauses(f"WITH <{G1}> DELETE {{ ?s ?p ?o }} WHERE {{ ?s ?p ?o }}", (G2,), ())
 
 
 @pytest.mark.parametrize(

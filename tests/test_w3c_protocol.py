@@ -37,19 +37,8 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 HTS = "http://www.w3.org/2011/http-statusCodes#"
 
-#: Tests that cannot pass here, with the reason.
-KNOWN_FAILURES = {
-    "update_dataset_default_graph": "using-graph-uri is refused with 400: pyoxigraph's update API "
-    "(Store.update) takes no dataset, unlike Store.query (default_graph/named_graphs), and the "
-    "service never formats request parameters into SPARQL text (which rewriting each operation "
-    "with USING clauses would need)",
-    "update_dataset_default_graphs": "using-graph-uri is refused with 400 (see "
-    "update_dataset_default_graph)",
-    "update_dataset_named_graphs": "using-named-graph-uri is refused with 400 (see "
-    "update_dataset_default_graph)",
-    "update_dataset_full": "using-graph-uri and using-named-graph-uri are refused with 400 (see "
-    "update_dataset_default_graph)",
-}
+#: Tests that cannot pass here, with the reason (none at the moment).
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _objects(store: ox.Store, subject: object, predicate: str) -> list:

@@ -42,7 +42,10 @@ class Settings:
     )
     store_path: str = field(
         default="",
-        metadata={"help": "Directory for the embedded store on disk; empty = in memory."},
+        metadata={
+            "help": "Directory for the embedded store on disk; empty = in memory. One serving "
+            "process only (`--workers 1` with `--production`)."
+        },
     )
     endpoint: str = field(
         default="",
@@ -72,7 +75,10 @@ class Settings:
     port: int = field(default=8000, metadata={"help": "Port `serve` listens on."})
     workers: int = field(
         default=0,
-        metadata={"help": "gunicorn workers for `serve --production`; 0 = number of cores."},
+        metadata={
+            "help": "Serving processes of `serve --production` (gunicorn or granian workers); "
+            "0 = number of cores."
+        },
     )
     server: str = field(
         default="gunicorn",
@@ -89,7 +95,11 @@ class Settings:
         },
     )
     query_timeout: float = field(
-        default=10.0, metadata={"help": "Seconds before a SPARQL query is stopped."}
+        default=10.0,
+        metadata={
+            "help": "Seconds before a SPARQL query, or an update's dry run (embedded store), is "
+            "stopped."
+        },
     )
     max_rows: int = field(
         default=10000, metadata={"help": "Row cap for SPARQL results (signalled when hit)."}
@@ -99,7 +109,10 @@ class Settings:
     )
     update_token: str = field(
         default="",
-        metadata={"help": "Bearer token that enables SPARQL Update; empty = update off (403)."},
+        metadata={
+            "help": "Bearer token that enables SPARQL Update; empty = update off (403). With the "
+            "in-memory store, needs a single serving process (`--workers 1` with `--production`)."
+        },
     )
     fetch_allow: tuple[str, ...] = field(
         default=(),

@@ -102,6 +102,12 @@ class InconsistentKnowledgeBase(VirtkgError):
     code = "inconsistent_knowledge_base"
 
 
+class ConfigurationError(VirtkgError):
+    """Settings that cannot work together; the message says what to change (refused at start)."""
+
+    code = "configuration_error"
+
+
 class CheckFailed(VirtkgError):
     """A knowledge-base check (profile, reasoner, SHACL, violation query) found problems."""
 

@@ -36,6 +36,7 @@ STATUS: dict[type[e.VirtkgError], int] = {
     e.StoreUnavailable: 503,
     e.InconsistentKnowledgeBase: 503,
     e.CheckFailed: 500,
+    e.ConfigurationError: 500,
     e.VirtkgError: 500,
 }
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from virtkg.errors import Forbidden, QuerySyntaxError, QueryTooComplex
+from virtkg.store.base import Dataset
 from virtkg.store.sparql_text import QUERY_FORMS, Token, keywords_after_prologue, tokenize
 
 _DATASET_KEYWORDS = ("FROM", "FROM NAMED", "USING", "USING NAMED")
@@ -290,3 +291,23 @@ def check_fetches(
             "select IRIs outside its own graphs unless they are listed in fetch_allow",
             details={"keyword": use.keyword, "iri": use.iri},
         )
+
+
+def check_graph_parameters(
+    dataset: Dataset, fetch_allow: Iterable[str], is_local_graph: Callable[[str], bool]
+) -> None:
+    """Apply :func:`check_fetches`' rule for ``USING`` to graphs given as protocol parameters.
+
+    ``using-graph-uri=g`` stands for a ``USING <g>`` clause (SPARQL 1.1 Protocol), so it is allowed
+    exactly when that clause would be: a graph this store holds, or an IRI in ``fetch_allow``.
+    """
+    allow = tuple(fetch_allow)
+    uses = [IriUse("USING", g) for g in dataset.default_graphs or ()]
+    uses += [IriUse("USING NAMED", g) for g in dataset.named_graphs or ()]
+    for use in uses:
+        if not (allowed(use.iri, allow) or is_local_graph(use.iri)):
+            raise Forbidden(
+                f"{use.keyword} <{use.iri}> (a protocol parameter) is not allowed: this service "
+                "does not select IRIs outside its own graphs unless they are listed in fetch_allow",
+                details={"keyword": use.keyword, "iri": use.iri},
+            )

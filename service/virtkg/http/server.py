@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from virtkg.config import Settings
+from virtkg.errors import ConfigurationError
 
 log = logging.getLogger("virtkg.http")
 
@@ -32,6 +33,7 @@ GRANIAN_BLOCKING_THREADS = 4
 def run_server(settings: Settings, *, production: bool = False) -> None:
     """Serve the app on ``settings.host:settings.port`` until interrupted."""
     if production:
+        check_serving_processes(settings)
         if settings.server == "granian":
             run_granian(settings)
         elif settings.server == "gunicorn":
@@ -55,6 +57,35 @@ def run_server(settings: Settings, *, production: bool = False) -> None:
 
 def _workers(settings: Settings) -> int:
     return settings.workers or (os.cpu_count() or 1)
+
+
+def check_serving_processes(settings: Settings) -> None:
+    """Refuse (:class:`~virtkg.errors.ConfigurationError`) an embedded store that several serving
+    processes cannot share the way the settings need.
+
+    Each production worker opens the store itself. On disk, RocksDB lets only one process open it
+    for writing, so the other workers would fail to start. In memory, each worker holds its own
+    copy, so an update would change only the process that took it and later requests would get
+    different answers depending on the process that serves them.
+    """
+    workers = _workers(settings)
+    if settings.store != "embedded" or workers <= 1:
+        return
+    if settings.store_path:
+        raise ConfigurationError(
+            f"--store-path with {workers} serving processes: a store on disk can be opened by one "
+            "process only (RocksDB's lock). Use --workers 1, or a remote store (--endpoint) "
+            "that several processes share",
+            details={"workers": workers, "store_path": settings.store_path},
+        )
+    if settings.update_token:
+        raise ConfigurationError(
+            f"SPARQL Update (update_token) with the in-memory store and {workers} serving "
+            "processes: each process holds its own copy, so an update would reach only the one "
+            "that took it. Use --workers 1 (add --store-path to keep updates across restarts), or "
+            "a remote store (--endpoint) that every process shares",
+            details={"workers": workers},
+        )
 
 
 # --- gunicorn -------------------------------------------------------------------------------

@@ -7,29 +7,25 @@ parameters), updates, and queries when the app runs without that middleware.
 Update: ``POST`` form-encoded (``update=``) or ``POST application/sparql-update``; off unless
 ``update_token`` is set, then ``Authorization: Bearer <token>`` is required. After each update the
 inferred graph is recomputed from the asserted graphs (so the default graph stays "asserted +
-entailed"); an update that would make the knowledge base inconsistent is undone and answered 400.
+entailed"). On the embedded store each update is first tried in a forked child under the query
+timeout (503 past it); one that would make the knowledge base inconsistent is answered 400, and
+in both cases the store is never touched (see :mod:`virtkg.http.updates`).
 Relative IRIs in updates are resolved against the endpoint URL.
+``using-graph-uri`` / ``using-named-graph-uri`` (repeatable) are the dataset of every
+``DELETE/INSERT ... WHERE`` operation, as if each had ``USING`` / ``USING NAMED`` clauses; with an
+update that has its own ``USING`` or ``WITH`` they are an error (400), as the Protocol says.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, request
-from pyoxigraph import Triple
 
-from virtkg.errors import (
-    BadRequest,
-    Forbidden,
-    InconsistentKnowledgeBase,
-    QuerySyntaxError,
-    Unauthorized,
-)
+from virtkg.errors import BadRequest, Forbidden, InvalidParameter, Unauthorized
 from virtkg.http import get_state
-from virtkg.http.executor import on_deep_stack
-from virtkg.http.guard import analyze, check_fetches
+from virtkg.http.guard import analyze, check_fetches, check_graph_parameters
 from virtkg.http.negotiate import graph_media_type
 from virtkg.http.protocol import (
     ENVIRON_KEY,
@@ -43,8 +39,8 @@ from virtkg.http.protocol import (
     with_charset,
 )
 from virtkg.http.service_description import service_description
-from virtkg.reasoning import materialize
-from virtkg.store.base import ASSERTED_GRAPHS, INFERRED_GRAPH, KnowledgeStore
+from virtkg.http.updates import Update, apply_update
+from virtkg.store.base import Dataset
 
 bp = Blueprint("sparql", __name__)
 #: Service descriptions kept (per endpoint URL and media type; the URL comes from the request).
@@ -86,100 +82,46 @@ def _check_token() -> None:
         raise Unauthorized("wrong update token")
 
 
+def _using_dataset(params: dict[str, list[str]]) -> Dataset | None:
+    """The update dataset from using-graph-uri / using-named-graph-uri (None without them).
+
+    As the Protocol says, it is the dataset of every ``DELETE/INSERT ... WHERE`` operation of the
+    request (exactly those graphs: no named graphs when only using-graph-uri is given, an empty
+    default graph when only using-named-graph-uri is), and an update with its own ``USING`` or
+    ``WITH`` is then refused (400, by the store).
+    """
+    defaults = tuple(params.get("using-graph-uri", []))
+    named = tuple(params.get("using-named-graph-uri", []))
+    if not defaults and not named:
+        return None
+    for iri in defaults + named:
+        try:
+            ox.NamedNode(iri)
+        except ValueError:
+            raise InvalidParameter(
+                f"using-graph-uri / using-named-graph-uri must be absolute IRIs, not {iri!r}",
+                details={"iri": iri},
+            ) from None
+    return Dataset(default_graphs=defaults, named_graphs=named)
+
+
 def _update(update: str, params: dict[str, list[str]]) -> Response:
     state = get_state()
     _check_token()
     check_ready(state)
-    for name in ("using-graph-uri", "using-named-graph-uri"):
-        if params.get(name):
-            raise BadRequest(
-                f"{name} is not supported by this service; use USING / USING NAMED in the update"
-            )
     base = endpoint_url(request.environ)
     info = analyze(update, base)
-    check_fetches(update, state.settings.fetch_allow, is_local_graph_check(state), base, info)
-    store = state.store
-    kwargs: dict[str, object] = {"base_iri": base or None}
-    if info.services:
-        kwargs["allow_service"] = True
-
-    def run() -> None:
-        undo = _undo_point(store)
-        try:
-            # the engine parses the client's text here, in the server process: on a deep stack
-            on_deep_stack(lambda: store.update(update, **kwargs))
-        except SyntaxError as exc:
-            raise QuerySyntaxError(str(exc)) from exc
-        try:
-            rematerialize(store)
-        except InconsistentKnowledgeBase as exc:
-            undo()
-            raise BadRequest(
-                "the update was not applied: it would make the knowledge base inconsistent "
-                f"({exc.message})",
-                details={"reason": exc.code, **exc.details},
-            ) from exc
-        except BaseException:
-            undo()
-            raise
-
+    is_local = is_local_graph_check(state)
+    check_fetches(update, state.settings.fetch_allow, is_local, base, info)
+    using = _using_dataset(params)
+    if using is not None:
+        check_graph_parameters(using, state.settings.fetch_allow, is_local)
+    operation = Update(update, base or None, bool(info.services), using)
     try:
-        state.executor.write(run)
+        apply_update(state.store, state.executor, operation, state.settings.query_timeout)
     finally:
         state.cache.clear()  # the service description counts triples
     return Response(status=204)
-
-
-def asserted_triples(store: KnowledgeStore) -> list[Triple]:
-    """The triples of the asserted graphs (ontology + data) as the store holds them now."""
-    engine = getattr(store, "engine", None)
-    if isinstance(engine, ox.Store):
-        return [
-            q.triple
-            for graph in ASSERTED_GRAPHS
-            for q in engine.quads_for_pattern(None, None, None, ox.NamedNode(graph))
-        ]
-    return [t for graph in ASSERTED_GRAPHS for t in _graph(store, graph)]
-
-
-def rematerialize(store: KnowledgeStore) -> int:
-    """Reason over the asserted graphs again and replace the inferred graph with the result.
-
-    Raises :class:`~virtkg.errors.InconsistentKnowledgeBase` (the store is then left as it was
-    before this call). Returns the number of inferred triples.
-    """
-    inferred = materialize(asserted_triples(store)).inferred
-    store.replace_graph(INFERRED_GRAPH, inferred)
-    return len(inferred)
-
-
-def _undo_point(store: KnowledgeStore) -> Callable[[], None]:
-    """A function that puts the store back as it is now.
-
-    Embedded: the whole dataset (every graph, blank node labels kept). Other stores: the asserted
-    graphs only (an update's changes to other graphs of a remote store are not undone).
-    """
-    snapshot = getattr(store, "snapshot", None)
-    restore = getattr(store, "restore", None)
-    if callable(snapshot) and callable(restore):
-        saved = snapshot()
-        return lambda: restore(saved)
-    graphs = {g: _graph(store, g) for g in ASSERTED_GRAPHS}
-
-    def put_back() -> None:
-        for graph, triples in graphs.items():
-            store.replace_graph(graph, triples)
-
-    return put_back
-
-
-def _graph(store: KnowledgeStore, graph: str) -> list[Triple]:
-    """One named graph's triples, through the store's query interface."""
-    result = store.query(
-        "CONSTRUCT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }",
-        bindings={"g": ox.NamedNode(graph)},
-    )
-    return list(getattr(result, "triples", []))
 
 
 def _service_description(params: dict[str, list[str]]) -> Response:

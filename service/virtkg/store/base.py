@@ -114,11 +114,18 @@ class KnowledgeStore(Protocol):
         ...
 
     def update(
-        self, sparql: str, *, allow_service: bool = False, base_iri: str | None = None
+        self,
+        sparql: str,
+        *,
+        allow_service: bool = False,
+        base_iri: str | None = None,
+        using: Dataset | None = None,
     ) -> None:
         """Run a SPARQL 1.1 Update (``SERVICE`` in its WHERE is Forbidden unless allowed).
 
-        ``base_iri`` as for :meth:`query`.
+        ``base_iri`` as for :meth:`query`. ``using`` is the Protocol's update dataset
+        (using-graph-uri / using-named-graph-uri): the dataset of every ``DELETE/INSERT ... WHERE``
+        operation; an update with its own ``USING`` or ``WITH`` is then refused (BadRequest).
         """
         ...
 

@@ -45,6 +45,7 @@ from virtkg.store.base import (
     Term,
 )
 from virtkg.store.sparql_text import (
+    add_using_clauses,
     add_values_block,
     check_bindings,
     find_service_iris,
@@ -280,10 +281,22 @@ class EmbeddedStore:
             return serialize_result(result, media_type)
 
     def update(
-        self, sparql: str, *, allow_service: bool = False, base_iri: str | None = None
+        self,
+        sparql: str,
+        *,
+        allow_service: bool = False,
+        base_iri: str | None = None,
+        using: Dataset | None = None,
     ) -> None:
-        """Run a SPARQL 1.1 Update; it is applied atomically."""
+        """Run a SPARQL 1.1 Update; it is applied atomically.
+
+        ``using`` (the Protocol's using-graph-uri / using-named-graph-uri) becomes ``USING`` /
+        ``USING NAMED`` clauses of each ``DELETE/INSERT ... WHERE`` operation (pyoxigraph's
+        update API takes no dataset): see :func:`~virtkg.store.sparql_text.add_using_clauses`.
+        """
         check_no_service(sparql, allow_service)
+        if using is not None:
+            sparql = add_using_clauses(sparql, using.default_graphs or (), using.named_graphs or ())
         base = _base(base_iri) if base_iri else None
         with engine_errors("update"):
             self.engine.update(sparql, base_iri=base)

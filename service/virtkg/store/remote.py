@@ -48,7 +48,7 @@ from virtkg.errors import (
 )
 from virtkg.store.base import Dataset, GraphResult, QueryResult, RawResult, Term
 from virtkg.store.embedded import check_no_service, normalize_result, own_dataset, to_quads
-from virtkg.store.sparql_text import add_values_block
+from virtkg.store.sparql_text import add_values_block, check_no_dataset_clause
 
 _RESULTS_JSON = QueryResultsFormat.JSON.media_type
 _NTRIPLES = RdfFormat.N_TRIPLES.media_type
@@ -108,8 +108,13 @@ class RemoteStore:
         update: str | None = None,
         accept: str = QUERY_ACCEPT,
         dataset: Dataset | None = None,
+        using: Dataset | None = None,
     ) -> tuple[bytes, str]:
-        """POST a query or an update; return the body and Content-Type, errors made typed."""
+        """POST a query or an update; return the body and Content-Type, errors made typed.
+
+        ``dataset`` is a query's dataset; ``using`` an update's (the Protocol's using-graph-uri /
+        using-named-graph-uri), both sent as protocol parameters.
+        """
         wrapper = SPARQLWrapper(self.endpoint, updateEndpoint=self.update_endpoint)
         wrapper.setMethod(POST)
         wrapper.setOnlyConneg(True)
@@ -123,7 +128,7 @@ class RemoteStore:
         if query is not None and dataset is None:
             # the server's union default graph would override the query's own FROM clauses
             dataset = own_dataset(query)
-        for name, graph in self._dataset_parameters(dataset):
+        for name, graph in self._dataset_parameters(dataset) + _using_parameters(using):
             wrapper.addParameter(name, graph)
         what = "query" if query is not None else "update"
         try:
@@ -224,11 +229,23 @@ class RemoteStore:
         return RawResult(body, content_type or media_type)
 
     def update(
-        self, sparql: str, *, allow_service: bool = False, base_iri: str | None = None
+        self,
+        sparql: str,
+        *,
+        allow_service: bool = False,
+        base_iri: str | None = None,
+        using: Dataset | None = None,
     ) -> None:
-        """Run a SPARQL 1.1 Update on the update endpoint."""
+        """Run a SPARQL 1.1 Update on the update endpoint.
+
+        ``using`` is sent as the Protocol's using-graph-uri / using-named-graph-uri parameters
+        (refused with :class:`~virtkg.errors.BadRequest` when the update has its own USING or
+        WITH, as the Protocol says, before anything is sent).
+        """
         check_no_service(sparql, allow_service)
-        self._send(update=with_base(sparql, base_iri))
+        if using is not None and not using.is_default:
+            check_no_dataset_clause(sparql)
+        self._send(update=with_base(sparql, base_iri), using=using)
 
     def replace_graph(self, graph: str, triples: Iterable[Triple]) -> None:
         """Replace a named graph: one Graph Store PUT (atomic on the server) when there is a GSP
@@ -288,6 +305,22 @@ class RemoteStore:
 
     def close(self) -> None:
         """Nothing to release: connections are per call."""
+
+
+def _using_parameters(using: Dataset | None) -> list[tuple[str, str]]:
+    """An update's dataset as using-graph-uri / using-named-graph-uri parameters (IRIs checked)."""
+    if using is None:
+        return []
+    params = [("using-graph-uri", g) for g in using.default_graphs or ()]
+    params += [("using-named-graph-uri", g) for g in using.named_graphs or ()]
+    for _, graph in params:
+        try:
+            NamedNode(graph)
+        except ValueError as exc:
+            raise InvalidParameter(
+                f"not an absolute IRI: {graph!r}", details={"iri": graph}
+            ) from exc
+    return params
 
 
 def with_base(sparql: str, base_iri: str | None) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -301,3 +301,79 @@ def add_values_block(sparql: str, bindings: Mapping[str, object]) -> str:
         elif token.text == "{" and parens == 0 and not need_where:
             return sparql[: token.end] + block + sparql[token.end :]
     raise BadRequest("cannot bind parameters: the query has no WHERE group")
+
+
+#: Update keywords that set an operation's own dataset (SPARQL 1.1 Update §3.1.3).
+UPDATE_DATASET_KEYWORDS = ("USING", "WITH")
+
+
+def _top_level_keywords(tokens: list[Token]) -> Iterator[tuple[int, str]]:
+    """Index and upper-cased text of each keyword outside every ``{...}`` group."""
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.kind == "punct" and token.text in "{}":
+            depth += 1 if token.text == "{" else -1
+        elif depth == 0 and token.kind == "keyword":
+            yield index, token.text.upper()
+
+
+def _dataset_clause_error(word: str) -> BadRequest:
+    return BadRequest(
+        "using-graph-uri / using-named-graph-uri cannot be combined with an update that has its "
+        f"own {word} clause (SPARQL 1.1 Protocol, 2.2.3)",
+        details={"clause": word},
+    )
+
+
+def check_no_dataset_clause(sparql: str) -> None:
+    """Raise :class:`~virtkg.errors.BadRequest` when an update has a ``USING`` or ``WITH`` clause.
+
+    The Protocol's ``using-graph-uri`` / ``using-named-graph-uri`` may not be combined with them.
+    """
+    for _, word in _top_level_keywords(list(tokenize(sparql))):
+        if word in UPDATE_DATASET_KEYWORDS:
+            raise _dataset_clause_error(word)
+
+
+def add_using_clauses(
+    sparql: str, default_graphs: Sequence[str], named_graphs: Sequence[str]
+) -> str:
+    """Give every ``DELETE/INSERT ... WHERE`` operation of an update the dataset of the Protocol's
+    ``using-graph-uri`` / ``using-named-graph-uri`` parameters.
+
+    A ``USING <g>`` clause per default graph and a ``USING NAMED <g>`` clause per named graph are
+    inserted before the top-level ``WHERE`` of each such operation (the "Modify" form; the
+    ``DELETE WHERE`` short form, ``INSERT/DELETE DATA`` and graph management operations take no
+    dataset). Keywords inside groups (sub-queries), strings, IRIs and comments are never taken
+    for that ``WHERE``. IRIs are written by pyoxigraph (``NamedNode``), which checks and escapes
+    them, so a parameter cannot add syntax. Raises :class:`~virtkg.errors.BadRequest` when the
+    update has its own ``USING`` or ``WITH`` (the Protocol makes that combination an error) and
+    :class:`~virtkg.errors.InvalidParameter` for a graph that is not an absolute IRI.
+    """
+    clauses = [f"USING {_graph_iri(g)}" for g in default_graphs]
+    clauses += [f"USING NAMED {_graph_iri(g)}" for g in named_graphs]
+    if not clauses:
+        return sparql
+    tokens = list(tokenize(sparql))
+    positions: list[int] = []
+    for index, word in _top_level_keywords(tokens):
+        if word in UPDATE_DATASET_KEYWORDS:
+            raise _dataset_clause_error(word)
+        if word == "WHERE" and not (index > 0 and tokens[index - 1].is_keyword("DELETE")):
+            positions.append(tokens[index].start)
+    text = " ".join(clauses) + " "
+    parts: list[str] = []
+    done = 0
+    for position in positions:
+        parts += [sparql[done:position], text]
+        done = position
+    parts.append(sparql[done:])
+    return "".join(parts)
+
+
+def _graph_iri(iri: str) -> str:
+    """``<iri>`` as the engine serializes it; :class:`InvalidParameter` for a non-IRI."""
+    try:
+        return str(NamedNode(iri))
+    except (ValueError, TypeError) as exc:
+        raise InvalidParameter(f"not an absolute IRI: {iri!r}", details={"iri": iri}) from exc
