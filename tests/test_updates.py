@@ -159,6 +159,8 @@ def test_slow_update_is_stopped_and_changes_nothing(live: tuple[str, CountingSto
     assert children() == processes  # the dry-run child was killed and reaped
     assert dump(store) == before and len(store.writes) == writes
     assert requests.get(url, params={"query": LIGHT}, timeout=10).json()["boolean"] is True
+    metrics = requests.get(url.replace("/sparql", "/metrics"), timeout=10).text
+    assert "virtkg_query_timeouts_total 1" in metrics.splitlines()
 
 
 def test_inconsistent_update_never_touches_the_store(live: tuple[str, CountingStore]) -> None:

@@ -91,7 +91,11 @@ def apply_update(
     with _UPDATE_LOCK:
         undo = _undo_point(store)
         if isinstance(store, EmbeddedStore) and hasattr(os, "fork"):
-            dry_run(lambda: _apply(_scratch_copy(store, undo), update), timeout)
+            try:
+                dry_run(lambda: _apply(_scratch_copy(store, undo), update), timeout)
+            except QueryTimeout:
+                executor.timeouts += 1  # /metrics: virtkg_query_timeouts_total
+                raise
         executor.write(lambda: on_deep_stack(lambda: _apply_or_undo(store, update, undo)))
 
 
