@@ -26,8 +26,8 @@ COUNT_TECHNOLOGIES = (
 #: Billions of solutions over the KB: runs for minutes unless stopped.
 SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 PRODUCTION = {
-    "gunicorn": ["--production", "--workers", "2"],
-    "granian": ["--production", "--server", "granian", "--workers", "2"],
+    "gunicorn": ["--server", "gunicorn", "--workers", "2"],
+    "granian": ["--server", "granian", "--workers", "2"],
 }
 
 
@@ -101,7 +101,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(
-    params=[[], PRODUCTION["gunicorn"], PRODUCTION["granian"]],
+    params=[["--server", "werkzeug"], PRODUCTION["gunicorn"], PRODUCTION["granian"]],
     ids=["development", "production-gunicorn", "production-granian"],
 )
 def served(request, tmp_path):
@@ -123,6 +123,20 @@ def test_serve_answers_sparql_and_health(served):
     assert response.status_code == 200
     count = int(response.json()["results"]["bindings"][0]["n"]["value"])
     assert count >= 15
+
+
+def test_plain_serve_runs_granian_with_one_process_per_core(tmp_path):
+    """`virtkg serve` with no server flags is the production setup, not a development server."""
+    base, proc = _start([], tmp_path)
+    try:
+        workers = _children(proc.pid)
+        assert len(workers) == (os.cpu_count() or 1)
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as cmdline:
+            assert b"serve" in cmdline.read()
+        response = requests.get(base + "/sparql", params={"query": COUNT_TECHNOLOGIES}, timeout=10)
+        assert response.status_code == 200
+    finally:
+        _stop(proc)
 
 
 def test_production_options_use_one_sync_worker_per_core_by_default():
@@ -185,7 +199,7 @@ def test_granian_options_use_wsgi_workers_that_build_the_app_themselves():
 
 def test_unknown_production_server_is_refused(tmp_path):
     result = subprocess.run(
-        [VIRTKG, "serve", "--production", "--server", "nginx", "--port", str(_free_port())],
+        [VIRTKG, "serve", "--server", "nginx", "--port", str(_free_port())],
         env={**os.environ, "VIRTKG_CACHE_DIR": str(tmp_path / "cache")},
         capture_output=True,
         text=True,
@@ -226,13 +240,22 @@ def test_serving_processes_that_cannot_share_the_store_are_refused(overrides, sa
     assert "--workers 1" in caught.value.message and "--endpoint" in caught.value.message
 
 
-def test_default_workers_count_the_cores(monkeypatch):
-    settings = load_settings({}, update_token="t")  # workers=0: one per core
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    check_serving_processes(settings)
+def test_default_workers_count_the_cores_unless_the_store_cannot_be_shared(monkeypatch):
+    """workers=0 means one per core, or one process when the embedded store cannot be shared:
+    only an explicit --workers N > 1 is refused."""
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    with pytest.raises(ConfigurationError, match="4 serving processes"):
+    assert granian_options(load_settings({}))["workers"] == 4
+    for unshared in ({"update_token": "t"}, {"store_path": "/srv/kb"}):
+        settings = load_settings({}, **unshared)
+        assert granian_options(settings)["workers"] == 1
+        assert gunicorn_options(settings)["workers"] == 1
         check_serving_processes(settings)
+    remote = load_settings(
+        {}, update_token="t", endpoint="http://127.0.0.1:1/sparql", store="remote"
+    )
+    assert granian_options(remote)["workers"] == 4
+    with pytest.raises(ConfigurationError, match="4 serving processes"):
+        check_serving_processes(load_settings({}, update_token="t", workers=4))
 
 
 @pytest.mark.parametrize("server", sorted(PRODUCTION))

@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--production",
         action="store_true",
-        help="run under --server (gunicorn, granian) with --workers processes",
+        help="accepted for compatibility: --server granian or gunicorn (the default) already is",
     )
     serve.set_defaults(func=cmd_serve)
 

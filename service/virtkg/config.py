@@ -44,7 +44,7 @@ class Settings:
         default="",
         metadata={
             "help": "Directory for the embedded store on disk; empty = in memory. One serving "
-            "process only (`--workers 1` with `--production`)."
+            "process only (the default then; `--workers` > 1 is refused)."
         },
     )
     endpoint: str = field(
@@ -76,15 +76,15 @@ class Settings:
     workers: int = field(
         default=0,
         metadata={
-            "help": "Serving processes of `serve --production` (gunicorn or granian workers); "
-            "0 = number of cores."
+            "help": "Serving processes (granian or gunicorn workers); 0 = one per core, or one "
+            "when the embedded store cannot be shared (`store_path`, or `update_token` in memory)."
         },
     )
     server: str = field(
-        default="gunicorn",
+        default="granian",
         metadata={
-            "help": "HTTP server of `serve --production`: `gunicorn` (sync workers) or `granian` "
-            "(Rust HTTP front, WSGI workers)."
+            "help": "HTTP server of `serve`: `granian` (Rust HTTP front, WSGI workers), `gunicorn` "
+            "(sync workers) or `werkzeug` (development server, one process)."
         },
     )
     query_workers: int = field(
@@ -111,7 +111,8 @@ class Settings:
         default="",
         metadata={
             "help": "Bearer token that enables SPARQL Update; empty = update off (403). With the "
-            "in-memory store, needs a single serving process (`--workers 1` with `--production`)."
+            "in-memory store, one serving process only (the default then; `--workers` > 1 is "
+            "refused)."
         },
     )
     fetch_allow: tuple[str, ...] = field(

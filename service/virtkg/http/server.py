@@ -1,5 +1,5 @@
-"""Running the app: Werkzeug's threaded server for `virtkg serve`; gunicorn or granian for
-`--production` (``Settings.server``).
+"""Running the app under ``Settings.server``: granian (the default: a Rust HTTP front over the
+WSGI app), gunicorn (sync workers), or Werkzeug's threaded development server (one process).
 
 In both production servers each worker process builds the app itself (loads the KB, which the
 reasoning cache makes fast) and forks its own query worker processes on its first query; nothing
@@ -19,8 +19,8 @@ from virtkg.errors import ConfigurationError
 
 log = logging.getLogger("virtkg.http")
 
-#: Production servers ``Settings.server`` can name.
-SERVERS = ("gunicorn", "granian")
+#: Servers ``Settings.server`` can name; all but ``werkzeug`` run ``--workers`` processes.
+SERVERS = ("granian", "gunicorn", "werkzeug")
 #: Environment variable that hands the settings to granian's worker processes (which may be
 #: spawned rather than forked, so a module global would not reach them).
 _SETTINGS_ENV = "VIRTKG_SERVE_SETTINGS_JSON"
@@ -31,39 +31,57 @@ GRANIAN_BLOCKING_THREADS = 4
 
 
 def run_server(settings: Settings, *, production: bool = False) -> None:
-    """Serve the app on ``settings.host:settings.port`` until interrupted."""
-    if production:
-        check_serving_processes(settings)
-        if settings.server == "granian":
-            run_granian(settings)
-        elif settings.server == "gunicorn":
-            run_gunicorn(settings)
-        else:
-            from virtkg.errors import InvalidParameter
+    """Serve the app on ``settings.host:settings.port`` under ``settings.server``.
 
-            raise InvalidParameter(
-                f"server={settings.server!r} is not known; use {' or '.join(SERVERS)}",
-                details={"allowed": list(SERVERS)},
-            )
+    ``production`` is accepted for compatibility: the production servers are the default, and
+    only ``server="werkzeug"`` runs the development server.
+    """
+    del production
+    if settings.server not in SERVERS:
+        from virtkg.errors import InvalidParameter
+
+        raise InvalidParameter(
+            f"server={settings.server!r} is not known; use {', '.join(SERVERS)}",
+            details={"allowed": list(SERVERS)},
+        )
+    if settings.server == "werkzeug":
+        run_development_server(settings)
         return
+    check_serving_processes(settings)
+    if settings.server == "granian":
+        run_granian(settings)
+    else:
+        run_gunicorn(settings)
+
+
+def run_development_server(settings: Settings) -> None:
+    """Werkzeug's threaded server in this process (for development and debugging)."""
     from werkzeug.serving import run_simple
 
     from virtkg.http import create_app
 
     app = create_app(settings)
-    log.info("virtkg serving on http://%s:%s/", settings.host, settings.port)
+    log.info("virtkg serving on http://%s:%s/ (development server)", settings.host, settings.port)
     run_simple(settings.host, settings.port, app, threaded=True, use_reloader=False)
 
 
 def _workers(settings: Settings) -> int:
-    return settings.workers or (os.cpu_count() or 1)
+    """Serving processes: ``settings.workers``, else one when the store cannot be shared
+    (on disk, or in memory with updates on: see :func:`check_serving_processes`), else one per
+    core."""
+    if settings.workers:
+        return settings.workers
+    if settings.store == "embedded" and (settings.store_path or settings.update_token):
+        return 1
+    return os.cpu_count() or 1
 
 
 def check_serving_processes(settings: Settings) -> None:
     """Refuse (:class:`~virtkg.errors.ConfigurationError`) an embedded store that several serving
     processes cannot share the way the settings need.
 
-    Each production worker opens the store itself. On disk, RocksDB lets only one process open it
+    Only an explicit ``--workers N`` can ask for this (the default is then one process). Each
+    production worker opens the store itself. On disk, RocksDB lets only one process open it
     for writing, so the other workers would fail to start. In memory, each worker holds its own
     copy, so an update would change only the process that took it and later requests would get
     different answers depending on the process that serves them.
