@@ -1,15 +1,21 @@
 """Hostile clients: every bad input is a 4xx with a clear message, nothing crashes or is lost.
 
 Regression tests for what fuzzing found (schemathesis over /openapi.json, plus hand-made raw
-requests; see "Robustness testing" in docs/api.md). Live-server tests use werkzeug's server in a
-thread, so a crash of the engine (a SIGSEGV) fails the run instead of passing unnoticed.
+requests; see "Robustness testing" in docs/api.md). Live-server tests run twice: against
+werkzeug's server in a thread (a crash of the engine, a SIGSEGV, then fails the run instead of
+passing unnoticed) and against granian, the server `virtkg serve` runs, in a subprocess.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,20 +53,68 @@ def small_store() -> EmbeddedStore:
     return store
 
 
+def make_hostile_app() -> Flask:
+    """The app under test: the small store, updates on, a 5 s timeout (also granian's factory)."""
+    settings = load_settings(update_token=TOKEN, query_timeout=5.0, query_workers=1)
+    return create_app(settings, store=small_store())
+
+
+#: Runs granian as `virtkg serve` configures it, one worker, over make_hostile_app.
+GRANIAN = """
+import sys
+from pathlib import Path
+from granian import Granian
+from virtkg.config import load_settings
+from virtkg.http.server import granian_options
+options = granian_options(load_settings(host="127.0.0.1", port=int(sys.argv[1]), workers=1))
+options.update(target="test_hostile:make_hostile_app", working_dir=Path(sys.argv[2]))
+Granian(**options).serve()
+"""
+
+
 @pytest.fixture(scope="module")
 def app() -> Iterator[Flask]:
-    settings = load_settings(update_token=TOKEN, query_timeout=5.0, query_workers=1)
-    application = create_app(settings, store=small_store())
+    application = make_hostile_app()
     yield application
     application.extensions["virtkg"].executor.close()
 
 
-@pytest.fixture(scope="module")
-def live(app: Flask) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+@pytest.fixture(scope="module", params=["werkzeug", "granian"])
+def live(request: pytest.FixtureRequest, app: Flask) -> Iterator[str]:
+    if request.param == "werkzeug":
+        httpd = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{httpd.server_port}"
+        httpd.shutdown()
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", GRANIAN, str(port), str(Path(__file__).parent)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"granian exited with {proc.returncode}"
+            assert time.monotonic() < deadline, "granian did not become ready in 60 s"
+            try:
+                if requests.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 def raw_request(base: str, request: bytes) -> tuple[int, bytes]:
@@ -176,7 +230,11 @@ def test_malformed_chunked_body_is_400(live: str, path: str, ctype: str) -> None
         assert status == 404, body  # the name is checked before the body is read
     else:
         assert status == 400, body
-        assert b"could not be read" in body
+        assert b"Traceback" not in body
+        # werkzeug hands the app the broken stream ("could not be read"); granian's HTTP parser
+        # stops at the bad chunk and the app sees an empty body, which is then refused as such
+        said = (b"could not be read", b"not a SPARQL query", b"not valid JSON")
+        assert any(word in body for word in said), body
 
 
 @pytest.mark.parametrize(
