@@ -3,9 +3,9 @@
 Runs ``wrk -t1`` (falls back to a small threaded Python load generator) for a small lookup and a
 result-heavy ``/sparql`` query, and ``GET /api/recommend``, at 1 and 16 connections against:
 
-* ``gunicorn-sync``: ``virtkg serve --production`` as shipped (gunicorn, sync workers);
+* ``granian``: ``virtkg serve`` as shipped (granian: Rust HTTP front, WSGI workers);
+* ``gunicorn-sync``: ``virtkg serve --server gunicorn`` (sync workers);
 * ``gunicorn-gthread``: the same with gunicorn's gthread workers (4 threads each, keep-alive);
-* ``granian``: ``virtkg serve --production --server granian`` (Rust HTTP front, WSGI workers);
 * ``oxigraph``: ``oxigraph serve`` in memory, ``--union-default-graph`` (``/sparql`` cases only);
 * ``granian-direct`` (``--direct``): granian with ``VIRTKG_QUERY_WORKERS=0`` (in-process queries,
   no hard timeout), to show what the timeout machinery costs.
