@@ -99,6 +99,27 @@ def test_technology_detail_every_fact_sourced(client: FlaskClient, tech_id: str)
     assert {s["id"] for s in body["scenarios"]} <= SCENARIOS
 
 
+def test_a_fact_looks_the_same_in_every_view(client: FlaskClient) -> None:
+    """The technology view, a recommendation and the comparison render each fact identically."""
+    views = {t: ok_json(client.get(f"/api/technologies/{t}"))["facts"] for t in TECHNOLOGIES}
+    ranking = ok_json(
+        client.get("/api/recommend?isolation=hardware&guest=own-linux-kernel&max_startup_ms=500")
+    )
+    shown = 0
+    for result in ranking["results"]:
+        facts = views[result["technology"]["id"]]
+        for requirement in result["requirements"]:
+            for fact in requirement["facts"]:
+                assert fact in facts, (result["technology"]["id"], fact)
+                shown += 1
+    assert shown > 20
+    compared = ok_json(client.get("/api/compare?ids=firecracker,gvisor"))
+    for tech in ("firecracker", "gvisor"):
+        assert [f for row in compared["properties"] for f in row["values"][tech]] == views[tech]
+    for fact in views["gvisor"]:
+        assert set(fact) == {"property", "value", "sources", "comment", "evidence", "measured_in"}
+
+
 def test_unknown_technology_lists_allowed_ids(client: FlaskClient) -> None:
     body = error(client.get("/api/technologies/no-such-thing"), 404, "not_found")
     assert set(body["details"]["allowed"]) == TECHNOLOGIES

@@ -44,6 +44,18 @@ _IRI_LABEL = {
     "required": ["iri"],
 }
 
+#: A fact's property: IRI, name (``type`` for rdf:type, else the local name) and label.
+_FACT_PROPERTY = {
+    "type": "object",
+    "properties": {
+        "iri": {"type": "string"},
+        "name": {"type": "string", "examples": ["startupTimeMs", "type"]},
+        "label": {"type": "string"},
+    },
+    "required": ["iri", "name", "label"],
+    "additionalProperties": False,
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -56,47 +68,60 @@ SCHEMAS: dict[str, Any] = {
         "required": ["error", "message"],
     },
     "IriLabel": _IRI_LABEL,
-    "Term": {
-        "description": "An RDF term: an IRI with its label, or a literal value.",
-        "type": "object",
-        "properties": {
-            "iri": {"type": "string"},
-            "label": {"type": ["string", "null"]},
-            "value": {},
-            "datatype": {"type": "string"},
-            "language": {"type": "string"},
-        },
+    "FactValue": {
+        "description": "A fact's value: an IRI with its label, or a literal as its lexical form "
+        "with its datatype IRI (and language tag, when it has one).",
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"iri": {"type": "string"}, "label": {"type": "string"}},
+                "required": ["iri", "label"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "literal": {"type": "string", "examples": ["40"]},
+                    "datatype": {
+                        "type": "string",
+                        "examples": ["http://www.w3.org/2001/XMLSchema#decimal"],
+                    },
+                    "language": {"type": "string"},
+                },
+                "required": ["literal", "datatype"],
+                "additionalProperties": False,
+            },
+        ],
     },
     "Source": {
         "type": "object",
+        "description": "A cited source; `label` is its id when it has none, `url` the smallest "
+        "of its rdfs:seeAlso URLs.",
         "properties": {
             "id": {"type": "string", "examples": ["S19"]},
             "iri": {"type": "string"},
-            "label": {"type": ["string", "null"]},
+            "label": {"type": "string"},
             "url": {"type": ["string", "null"]},
         },
-        "required": ["id", "iri"],
+        "required": ["id", "iri", "label", "url"],
+        "additionalProperties": False,
     },
     "Fact": {
         "type": "object",
-        "description": "One asserted fact with the sources of its OWL axiom annotation.",
+        "description": "One asserted fact with what its OWL axiom annotation(s) say: the sources "
+        "(ordered by number), and the comments, evidence grades and years of measurement "
+        '(distinct ones joined with "; "; null when none is recorded). Every view of facts '
+        "(technology, comparison, recommendation) gives this same shape.",
         "properties": {
-            "property": {
-                "type": "object",
-                "properties": {
-                    "iri": {"type": "string"},
-                    "name": {"type": "string"},
-                    "label": {"type": "string"},
-                },
-                "required": ["iri", "name", "label"],
-            },
-            "value": _ref("Term"),
+            "property": _FACT_PROPERTY,
+            "value": _ref("FactValue"),
             "sources": {"type": "array", "items": _ref("Source")},
             "comment": {"type": ["string", "null"]},
-            "evidence": {"type": ["string", "null"]},
-            "measuredIn": {"type": ["string", "null"]},
+            "evidence": {"type": ["string", "null"], "examples": ["V"]},
+            "measured_in": {"type": ["string", "null"], "examples": ["2021"]},
         },
-        "required": ["property", "value", "sources"],
+        "required": ["property", "value", "sources", "comment", "evidence", "measured_in"],
+        "additionalProperties": False,
     },
     "Caveat": {
         "type": "object",
@@ -216,7 +241,7 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "status": {"enum": ["met", "unmet", "unknown"]},
                     "largest_recorded": {"type": ["number", "null"]},
-                    "facts": {"type": "array", "items": {"type": "object"}},
+                    "facts": {"type": "array", "items": _ref("Fact")},
                 },
                 "required": ["status", "facts"],
             },
@@ -301,11 +326,11 @@ SCHEMAS: dict[str, Any] = {
                 "items": {
                     "type": "object",
                     "properties": {
-                        "property": {"type": "object"},
+                        "property": _FACT_PROPERTY,
                         "values": {
                             "type": "object",
-                            "description": "technology id -> the values with their sources",
-                            "additionalProperties": {"type": "array"},
+                            "description": "technology id -> its facts of this property",
+                            "additionalProperties": {"type": "array", "items": _ref("Fact")},
                         },
                     },
                     "required": ["property", "values"],
