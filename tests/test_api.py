@@ -605,6 +605,32 @@ def test_openapi_recommend_parameters_from_vocabulary(openapi: dict) -> None:
     }
 
 
+def _keys(value: object) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/technologies/gvisor",
+        "/api/scenarios/gpu-untrusted",
+        "/api/scenarios/gpu-untrusted/recommendations",
+        "/api/compare?ids=docker,gvisor",
+        "/api/requirements",
+        "/api/queries",
+    ],
+)
+def test_api_keys_are_snake_case(client: FlaskClient, url: str) -> None:
+    camel = sorted({k for k in _keys(ok_json(client.get(url))) if re.search("[a-z][A-Z]", k)})
+    assert not camel, camel
+
+
 def _validator(openapi: dict, schema_name: str):  # noqa: ANN202
     jsonschema = pytest.importorskip("jsonschema")
     referencing = pytest.importorskip("referencing")

@@ -201,7 +201,7 @@ def technology_detail(store, tech_id: str) -> dict[str, Any]:  # noqa: ANN001
     subject = NamedNode(tech["iri"])
     described = _select(store, _DESCRIBE, subject=subject).rows
     tech["comment"] = next((_value(r.get("comment")) for r in described if r.get("comment")), None)
-    tech["seeAlso"] = sorted({r["seeAlso"].value for r in described if r.get("seeAlso")})
+    tech["see_also"] = sorted({r["seeAlso"].value for r in described if r.get("seeAlso")})
     tech["wikidata"] = sorted({r["match"].value for r in described if r.get("match")})
     tech["facts"] = [f.to_dict() for f in facts_of(store, tech["iri"])]
     tech["caveats"] = caveats_for(store, tech["iri"])
@@ -244,7 +244,7 @@ def scenario_detail(store, scenario_id: str) -> dict[str, Any]:  # noqa: ANN001
     subject = NamedNode(scenario["iri"])
     rows = _select(store, _RATIONALE, subject=subject).rows
     scenario["rationale"] = next((_value(r.get("rationale")) for r in rows), None)
-    scenario["fitClass"] = next((_value(r.get("fit")) for r in rows if r.get("fit")), None)
+    scenario["fit_class"] = next((_value(r.get("fit")) for r in rows if r.get("fit")), None)
     sources = SourceSet()
     for r in rows:
         if r.get("src") is not None:

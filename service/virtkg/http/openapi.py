@@ -161,7 +161,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "comment": {"type": ["string", "null"]},
-                    "seeAlso": {"type": "array", "items": {"type": "string"}},
+                    "see_also": {"type": "array", "items": {"type": "string"}},
                     "wikidata": {"type": "array", "items": {"type": "string"}},
                     "facts": {"type": "array", "items": _ref("Fact")},
                     "caveats": {"type": "array", "items": _ref("Caveat")},
@@ -207,7 +207,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "rationale": {"type": ["string", "null"]},
-                    "fitClass": {"type": ["string", "null"]},
+                    "fit_class": {"type": ["string", "null"]},
                     "sources": {"type": "array", "items": _ref("Source")},
                     "fitting": {
                         "type": "array",
