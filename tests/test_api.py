@@ -598,11 +598,72 @@ def test_openapi_saved_query_parameters_match_headers(client: FlaskClient, opena
 def test_openapi_recommend_parameters_from_vocabulary(openapi: dict) -> None:
     params = {p["name"]: p for p in openapi["paths"]["/api/recommend"]["get"]["parameters"]}
     assert set(params) == DIMENSIONS
-    assert set(params["isolation"]["schema"]["enum"]) == {
+    assert set(params["isolation"]["schema"]["items"]["anyOf"][0]["enum"]) == {
         "process",
         "user-space-kernel",
         "hardware",
     }
+
+
+# Values the document and the service must agree on: valid in the schema <=> accepted (200).
+CATEGORICAL_TEXTS = [
+    "hardware", "HARDWARE", "Hardware", " hardware ", "\thardware\r\n", "", " ", "hard ware",
+    "hardwar", "hardwaree", "h\u0430rdware", "\u00a0hardware", "hardware\u2003", "process",
+    "user-space-\u212aernel",  # KELVIN SIGN: Python's lower() makes it "k"; only ASCII folds
+]  # fmt: skip
+BOUND_TEXTS = [
+    "500", " 500 ", "\t500\n", "+500", "0500", "5.", ".5", "0.5", "0.0001", "0", "0.0", "00",
+    "-5", "+", ".", "1e3", "2E2", "1e-3", "0x10", "1_000", "5 0", "\u0665", "\u00a0500",
+    "1000000000000000", "1000000000000000.000", "1000000000000000.1", "999999999999999.99",
+    "1000000000000001", "0" * 63 + "1", " " + "0" * 63 + "1", "0." + "0" * 61 + "1", "9" * 64,
+]  # fmt: skip
+
+
+def _valid(openapi: dict, schema: dict, value: object) -> bool:
+    jsonschema = pytest.importorskip("jsonschema")
+    referencing = pytest.importorskip("referencing")
+    resource = referencing.Resource.from_contents(
+        openapi, default_specification=referencing.jsonschema.DRAFT202012
+    )
+    registry = referencing.Registry().with_resource("urn:virtkg:openapi", resource)
+    return jsonschema.Draft202012Validator(schema, registry=registry).is_valid(value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("isolation", t) for t in CATEGORICAL_TEXTS]
+    + [("full_os", t) for t in ("true", "TRUE", " False ", "yes", "1")]
+    + [("max_startup_ms", t) for t in BOUND_TEXTS],
+)
+def test_openapi_recommend_parameters_say_exactly_what_is_accepted(
+    client: FlaskClient, openapi: dict, name: str, text: str
+) -> None:
+    params = {p["name"]: p for p in openapi["paths"]["/api/recommend"]["get"]["parameters"]}
+    schema = params[name]["schema"]
+    documented = _valid(openapi, schema, [text] if schema["type"] == "array" else text)
+    status = client.get("/api/recommend", query_string={name: text}).status_code
+    assert status in (200, 400)
+    assert documented == (status == 200), (text, status)
+    body_schema = openapi["paths"]["/api/recommend"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    body = {"requirements": {name: text}}
+    status = client.post("/api/recommend", json=body).status_code
+    assert _valid(openapi, body_schema, body) == (status == 200), (text, status)
+
+
+@pytest.mark.parametrize(
+    "value", [1e3, 1e-3, 5e-324, 1e15, 1e15 + 1, 10**15, 10**15 + 1, 0, -1.5, True, None]
+)
+def test_openapi_recommend_body_numbers_say_exactly_what_is_accepted(
+    client: FlaskClient, openapi: dict, value: object
+) -> None:
+    schema = openapi["paths"]["/api/recommend"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    body = {"requirements": {"max_startup_ms": value}}
+    status = client.post("/api/recommend", json=body).status_code
+    assert _valid(openapi, schema, body) == (status == 200), (value, status)
 
 
 def _keys(value: object) -> Iterator[str]:

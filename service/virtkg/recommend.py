@@ -396,11 +396,18 @@ def list_scenarios(store: KnowledgeStore) -> list[dict]:
 #: Largest numeric bound accepted (10**15 ms is 31,000 years; 10**15 MiB is an exabyte).
 MAX_BOUND = Decimal(10**15)
 _MAX_BOUND_INT = 10**15
-#: A numeric string: plain decimal digits with an optional exponent of at most 3 digits, so that
-#: nothing like ``1e999999999`` is ever handed to Decimal (or later turned into a giant integer).
-_NUMBER_TEXT = re.compile(r"\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?")
+#: What may surround a requirement value given as text: JSON's whitespace (space, tab, line
+#: feed, carriage return), and nothing else.
+BLANK = " \t\n\r"
+#: A numeric bound as text (a URL parameter, a JSON string): plain decimal notation in ASCII
+#: digits with an optional "+", at most 64 characters. No exponent: text in that form is exactly
+#: what the OpenAPI document can describe, and it never builds a huge number. A JSON number may
+#: use any notation.
+_NUMBER_TEXT = re.compile(r"\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 _MAX_NUMBER_TEXT = 64
-_ANY_EXPONENT = re.compile(r"\+?(?:\d+\.?\d*|\.\d+)[eE]\+?\d+")
+_DECIMAL_TEXT = (
+    "a positive decimal number of at most 64 characters, without exponent, such as 250 or 0.5"
+)
 
 
 @dataclass(frozen=True)
@@ -438,9 +445,10 @@ def _shown(raw: object) -> str:
 def _parse_bound(dim: Dimension, raw: object) -> Decimal:
     """A numeric requirement: a positive finite number no larger than :data:`MAX_BOUND`.
 
-    Absurd input (non-finite, above the maximum, more than 64 characters, an exponent of more
-    than three digits) is refused *before* any conversion, so ``1e999999999`` or a 5,000-digit
-    integer never builds a huge number.
+    Text must be plain decimal notation of at most 64 characters (``BLANK`` around it is
+    ignored). Absurd input (non-finite, above the maximum, longer, in exponent notation) is
+    refused *before* any conversion, so ``1e999999999`` or a 5,000-digit integer never builds a
+    huge number.
     """
     shown = _shown(raw)
 
@@ -470,10 +478,9 @@ def _parse_bound(dim: Dimension, raw: object) -> Decimal:
             raise problem(too_large)
         bound = raw
     elif isinstance(raw, str):
-        text = raw.strip()
-        if len(text) > _MAX_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(text):
-            huge = len(text) > _MAX_NUMBER_TEXT or _ANY_EXPONENT.fullmatch(text)
-            raise problem(too_large if huge else "a positive number")
+        text = raw.strip(BLANK)
+        if len(raw) > _MAX_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(text):
+            raise problem(_DECIMAL_TEXT)
         bound = Decimal(text)
         if bound > MAX_BOUND:
             raise problem(too_large)
@@ -484,15 +491,23 @@ def _parse_bound(dim: Dimension, raw: object) -> Decimal:
     return bound
 
 
+def _folded(raw: object) -> str | None:
+    """A categorical value as compared with the vocabulary: ``BLANK`` around it removed, ASCII
+    letters in lower case (JSON booleans as "true"/"false"; None for anything else)."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip(BLANK)
+    return text.lower() if text.isascii() else text
+
+
 def _categorical(dim: Dimension, raw: object) -> RequirementValue | None:
     allowed = [v.value for v in dim.values]
-    text = raw
-    if isinstance(raw, bool):
-        text = "true" if raw else "false"
-    if dim.is_boolean and isinstance(text, str) and text.strip().lower() == "false":
+    wanted = _folded(raw)
+    if dim.is_boolean and wanted == "false":
         return None  # false means "not required"
-    if isinstance(text, str):
-        wanted = text.strip().lower()
+    if wanted is not None:
         for value in dim.values:
             if value.value is not None and value.value.lower() == wanted:
                 return value

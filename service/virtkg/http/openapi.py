@@ -414,16 +414,37 @@ def _id_param(name: str, description: str, allowed: list[str]) -> dict[str, Any]
     }
 
 
+#: What ``recommend`` ignores around a requirement given as text (``recommend.BLANK``).
+_BLANK = "[ \\t\\n\\r]*"
 #: A numeric requirement bound (``recommend._parse_bound``): positive, finite, at most 10^15.
 _BOUND: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 1e15}
-#: The same bound as text: plain decimal notation, at most 64 characters, not zero, no more
-#: than 10^15 (the service also reads exponent notation with up to three exponent digits).
+#: The same bound as text (a URL parameter or a JSON string), exactly as the service reads it:
+#: plain decimal notation (no exponent), at most 64 characters, above 0, at most 10^15.
 _BOUND_TEXT: dict[str, Any] = {
     "type": "string",
     "maxLength": 64,
-    "pattern": r"^\+?(?:0*[1-9][0-9]{0,14}(?:\.[0-9]*)?|0*1000000000000000(?:\.0*)?"
-    r"|0*\.0*[1-9][0-9]*)$",
+    "pattern": f"^{_BLANK}"
+    r"\+?(?:0*[1-9][0-9]{0,14}(?:\.[0-9]*)?|0*1000000000000000(?:\.0*)?|0*\.0*[1-9][0-9]*)"
+    f"{_BLANK}$",
+    "examples": ["500", "0.5"],
 }
+_REGEX_SPECIALS = set("\\^$.|?*+()[]{}/")
+
+
+def _any_case(values: list[str]) -> dict[str, Any]:
+    """A categorical value as the service reads it: one of ``values`` in any ASCII case, with
+    ``recommend.BLANK`` around it (``"HARDWARE"``, ``" hardware "``); the enum lists them."""
+    letters = [
+        "".join(
+            f"[{c.upper()}{c.lower()}]"
+            if c.isascii() and c.isalpha()
+            else ("\\" + c if c in _REGEX_SPECIALS else c)
+            for c in value
+        )
+        for value in values
+    ]
+    pattern = f"^{_BLANK}(?:{'|'.join(letters)}){_BLANK}$"
+    return {"anyOf": [{"enum": values}, {"type": "string", "pattern": pattern}]}
 
 
 def _requirement_schemas() -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -432,33 +453,34 @@ def _requirement_schemas() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     properties: dict[str, Any] = {}
     for dim in vocabulary().dimensions.values():
         if dim.kind == "numeric":
-            schema: dict[str, Any] = dict(_BOUND)
+            schema: dict[str, Any] = dict(_BOUND_TEXT)
             body_schema: dict[str, Any] = {
                 "anyOf": [dict(_BOUND), dict(_BOUND_TEXT), {"type": "null"}]
             }
             text = (
                 f"{dim.label}: an upper bound in {dim.unit}, a positive number no larger than"
-                " 10^15 (a JSON number or its decimal text; null: not required)."
+                " 10^15. As text (in the URL, or a JSON string): decimal notation such as `500`"
+                " or `0.5`, no exponent, at most 64 characters. In a JSON body also a number"
+                " (any notation); null: not required."
             )
         else:
             values = [v.value for v in dim.values if v.value is not None]
             if dim.is_boolean:
                 values = [*values, "false"]
-            schema = {"type": "string", "enum": values}
+            item = _any_case(values)
+            schema = {"type": "array", "items": item, "minItems": 1}
+            if dim.is_boolean:
+                item = {"anyOf": [item, {"type": "boolean"}]}
             alternatives: list[dict[str, Any]] = [
-                {"type": "string", "enum": values},
+                *item["anyOf"],
+                {"type": "array", "items": item},
                 {"type": "null"},
             ]
-            if dim.is_boolean:
-                alternatives.append({"type": "boolean"})
-            item = (
-                alternatives[0]
-                if not dim.is_boolean
-                else {"anyOf": [alternatives[0], {"type": "boolean"}]}
-            )
-            alternatives.insert(1, {"type": "array", "items": item})
             body_schema = {"anyOf": alternatives}
-            text = f"{dim.label}. Repeat the parameter (or give an array) to require several."
+            text = (
+                f"{dim.label}. Case-insensitive; spaces around are ignored. Repeat the parameter"
+                " (or give an array) to require several."
+            )
         if dim.description:
             text += " " + dim.description
         params.append(
