@@ -666,6 +666,31 @@ def test_openapi_recommend_body_numbers_say_exactly_what_is_accepted(
     assert _valid(openapi, schema, body) == (status == 200), (value, status)
 
 
+def test_openapi_links_run_only_queries_without_required_parameters(
+    client: FlaskClient, openapi: dict
+) -> None:
+    listed = ok_json(client.get("/api/queries"))
+    links = openapi["paths"]["/api/queries"]["get"]["responses"]["200"]["links"]
+    generic = openapi["paths"]["/api/queries/{name}"]
+    assert {link["operationId"] for link in links.values()} == {
+        generic["get"]["operationId"],
+        generic["post"]["operationId"],
+    }
+    reached = set()
+    for link in links.values():
+        (expression,) = link["parameters"].values()
+        pointer = expression.removeprefix("$response.body#")
+        name = listed
+        for part in pointer.strip("/").split("/"):
+            name = name[int(part)] if isinstance(name, list) else name[part]
+        assert name in generic["get"]["parameters"][0]["schema"]["enum"]
+        reached.add(name)
+        assert client.get(f"/api/queries/{name}").status_code == 200
+    assert reached == {
+        q["name"] for q in listed["queries"] if not any(p["required"] for p in q["parameters"])
+    }
+
+
 def _keys(value: object) -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():

@@ -802,7 +802,10 @@ def build_document() -> dict[str, Any]:
                 "operationId": "listQueries",
                 "summary": "The saved SPARQL queries and their parameters",
                 "responses": {
-                    "200": _json_response("The saved queries.", _ref("SavedQueryList")),
+                    "200": {
+                        **_json_response("The saved queries.", _ref("SavedQueryList")),
+                        "links": _run_query_links(list(queries.values())),
+                    },
                     **errors,
                 },
             }
@@ -834,6 +837,27 @@ def build_document() -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": SCHEMAS, "responses": RESPONSES},
     }
+
+
+def _run_query_links(queries: list[SavedQuery]) -> dict[str, Any]:
+    """Links from the list of saved queries to running each one that needs no parameter.
+
+    Only those may run through ``/api/queries/{name}`` without parameters; the link names the
+    list entry that holds such a query's name (the list and this document are built from the same
+    saved queries, in the same order), so a client following links never picks one that needs
+    parameters.
+    """
+    links: dict[str, Any] = {}
+    for index, query in enumerate(queries):
+        if any(p.required for p in query.parameters):
+            continue
+        for operation in ("runQueryGet", "runQueryPost"):
+            links[f"{operation}_{_op(query.name)}"] = {
+                "operationId": operation,
+                "parameters": {"path.name": f"$response.body#/queries/{index}/name"},
+                "description": f"Run {query.name!r}, which needs no parameter.",
+            }
+    return links
 
 
 #: The generic saved-query operation takes no parameters (see each query's own path).
