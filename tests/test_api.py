@@ -99,6 +99,27 @@ def test_technology_detail_every_fact_sourced(client: FlaskClient, tech_id: str)
     assert {s["id"] for s in body["scenarios"]} <= SCENARIOS
 
 
+def test_a_fact_looks_the_same_in_every_view(client: FlaskClient) -> None:
+    """The technology view, a recommendation and the comparison render each fact identically."""
+    views = {t: ok_json(client.get(f"/api/technologies/{t}"))["facts"] for t in TECHNOLOGIES}
+    ranking = ok_json(
+        client.get("/api/recommend?isolation=hardware&guest=own-linux-kernel&max_startup_ms=500")
+    )
+    shown = 0
+    for result in ranking["results"]:
+        facts = views[result["technology"]["id"]]
+        for requirement in result["requirements"]:
+            for fact in requirement["facts"]:
+                assert fact in facts, (result["technology"]["id"], fact)
+                shown += 1
+    assert shown > 20
+    compared = ok_json(client.get("/api/compare?ids=firecracker,gvisor"))
+    for tech in ("firecracker", "gvisor"):
+        assert [f for row in compared["properties"] for f in row["values"][tech]] == views[tech]
+    for fact in views["gvisor"]:
+        assert set(fact) == {"property", "value", "sources", "comment", "evidence", "measured_in"}
+
+
 def test_unknown_technology_lists_allowed_ids(client: FlaskClient) -> None:
     body = error(client.get("/api/technologies/no-such-thing"), 404, "not_found")
     assert set(body["details"]["allowed"]) == TECHNOLOGIES
@@ -577,11 +598,123 @@ def test_openapi_saved_query_parameters_match_headers(client: FlaskClient, opena
 def test_openapi_recommend_parameters_from_vocabulary(openapi: dict) -> None:
     params = {p["name"]: p for p in openapi["paths"]["/api/recommend"]["get"]["parameters"]}
     assert set(params) == DIMENSIONS
-    assert set(params["isolation"]["schema"]["enum"]) == {
+    assert set(params["isolation"]["schema"]["items"]["anyOf"][0]["enum"]) == {
         "process",
         "user-space-kernel",
         "hardware",
     }
+
+
+# Values the document and the service must agree on: valid in the schema <=> accepted (200).
+CATEGORICAL_TEXTS = [
+    "hardware", "HARDWARE", "Hardware", " hardware ", "\thardware\r\n", "", " ", "hard ware",
+    "hardwar", "hardwaree", "h\u0430rdware", "\u00a0hardware", "hardware\u2003", "process",
+    "user-space-\u212aernel",  # KELVIN SIGN: Python's lower() makes it "k"; only ASCII folds
+]  # fmt: skip
+BOUND_TEXTS = [
+    "500", " 500 ", "\t500\n", "+500", "0500", "5.", ".5", "0.5", "0.0001", "0", "0.0", "00",
+    "-5", "+", ".", "1e3", "2E2", "1e-3", "0x10", "1_000", "5 0", "\u0665", "\u00a0500",
+    "1000000000000000", "1000000000000000.000", "1000000000000000.1", "999999999999999.99",
+    "1000000000000001", "0" * 63 + "1", " " + "0" * 63 + "1", "0." + "0" * 61 + "1", "9" * 64,
+]  # fmt: skip
+
+
+def _valid(openapi: dict, schema: dict, value: object) -> bool:
+    jsonschema = pytest.importorskip("jsonschema")
+    referencing = pytest.importorskip("referencing")
+    resource = referencing.Resource.from_contents(
+        openapi, default_specification=referencing.jsonschema.DRAFT202012
+    )
+    registry = referencing.Registry().with_resource("urn:virtkg:openapi", resource)
+    return jsonschema.Draft202012Validator(schema, registry=registry).is_valid(value)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("isolation", t) for t in CATEGORICAL_TEXTS]
+    + [("full_os", t) for t in ("true", "TRUE", " False ", "yes", "1")]
+    + [("max_startup_ms", t) for t in BOUND_TEXTS],
+)
+def test_openapi_recommend_parameters_say_exactly_what_is_accepted(
+    client: FlaskClient, openapi: dict, name: str, text: str
+) -> None:
+    params = {p["name"]: p for p in openapi["paths"]["/api/recommend"]["get"]["parameters"]}
+    schema = params[name]["schema"]
+    documented = _valid(openapi, schema, [text] if schema["type"] == "array" else text)
+    status = client.get("/api/recommend", query_string={name: text}).status_code
+    assert status in (200, 400)
+    assert documented == (status == 200), (text, status)
+    body_schema = openapi["paths"]["/api/recommend"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    body = {"requirements": {name: text}}
+    status = client.post("/api/recommend", json=body).status_code
+    assert _valid(openapi, body_schema, body) == (status == 200), (text, status)
+
+
+@pytest.mark.parametrize(
+    "value", [1e3, 1e-3, 5e-324, 1e15, 1e15 + 1, 10**15, 10**15 + 1, 0, -1.5, True, None]
+)
+def test_openapi_recommend_body_numbers_say_exactly_what_is_accepted(
+    client: FlaskClient, openapi: dict, value: object
+) -> None:
+    schema = openapi["paths"]["/api/recommend"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    body = {"requirements": {"max_startup_ms": value}}
+    status = client.post("/api/recommend", json=body).status_code
+    assert _valid(openapi, schema, body) == (status == 200), (value, status)
+
+
+def test_openapi_links_run_only_queries_without_required_parameters(
+    client: FlaskClient, openapi: dict
+) -> None:
+    listed = ok_json(client.get("/api/queries"))
+    links = openapi["paths"]["/api/queries"]["get"]["responses"]["200"]["links"]
+    generic = openapi["paths"]["/api/queries/{name}"]
+    assert {link["operationId"] for link in links.values()} == {
+        generic["get"]["operationId"],
+        generic["post"]["operationId"],
+    }
+    reached = set()
+    for link in links.values():
+        (expression,) = link["parameters"].values()
+        pointer = expression.removeprefix("$response.body#")
+        name = listed
+        for part in pointer.strip("/").split("/"):
+            name = name[int(part)] if isinstance(name, list) else name[part]
+        assert name in generic["get"]["parameters"][0]["schema"]["enum"]
+        reached.add(name)
+        assert client.get(f"/api/queries/{name}").status_code == 200
+    assert reached == {
+        q["name"] for q in listed["queries"] if not any(p["required"] for p in q["parameters"])
+    }
+
+
+def _keys(value: object) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/technologies/gvisor",
+        "/api/scenarios/gpu-untrusted",
+        "/api/scenarios/gpu-untrusted/recommendations",
+        "/api/compare?ids=docker,gvisor",
+        "/api/requirements",
+        "/api/queries",
+    ],
+)
+def test_api_keys_are_snake_case(client: FlaskClient, url: str) -> None:
+    camel = sorted({k for k in _keys(ok_json(client.get(url))) if re.search("[a-z][A-Z]", k)})
+    assert not camel, camel
 
 
 def _validator(openapi: dict, schema_name: str):  # noqa: ANN202

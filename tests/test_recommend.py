@@ -570,6 +570,11 @@ BAD_BOUNDS = [
     "0x10",
     "1_000",
     " 1 2 ",
+    "1e3",  # text is decimal notation only (a JSON number may use an exponent)
+    "2E2",
+    "\u0665",  # ARABIC-INDIC DIGIT FIVE: digits are ASCII
+    "\u00a0500",  # only JSON's whitespace is ignored around text
+    " " + "0" * 63 + "1",  # at most 64 characters, whitespace included
 ]
 
 
@@ -586,8 +591,9 @@ def test_absurd_bounds_are_refused(store, bad):
 
 @pytest.mark.parametrize(
     ("good", "expected"),
-    [(MAX_BOUND, MAX_BOUND), (10**15, MAX_BOUND), ("1e15", MAX_BOUND), (1e15, MAX_BOUND),
-     ("+250.50", Decimal("250.5")), (".5", Decimal("0.5")), ("2E2", Decimal(200)), (7, 7)],
+    [(MAX_BOUND, MAX_BOUND), (10**15, MAX_BOUND), ("1000000000000000.0", MAX_BOUND),
+     (1e15, MAX_BOUND), ("+250.50", Decimal("250.5")), (".5", Decimal("0.5")), (2e2, 200),
+     ("\t0200.\n", Decimal(200)), ("0" * 63 + "1", 1), (7, 7)],
 )  # fmt: skip
 def test_large_but_sane_bounds_are_accepted(snapshot, good, expected):
     (wanted,) = recommend(None, {"max_memory_overhead_mib": good}, snapshot=snapshot).requirements

@@ -314,7 +314,7 @@ def _numbers(data: dict, name: str) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for tech in data["technologies"]:
         cells = row["values"].get(tech["id"], []) if row else []
-        out[tech["id"]] = sorted(float(c["value"]["value"]) for c in cells)
+        out[tech["id"]] = sorted(float(c["value"]["literal"]) for c in cells)
     return out
 
 

@@ -7,18 +7,17 @@ These are the core lookups behind the REST API and the HTML pages; they need onl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from pyoxigraph import Literal, NamedNode
+from pyoxigraph import NamedNode
 
 from virtkg.errors import InvalidParameter, NotFound
+from virtkg.facts import SourceSet, facts_of, value_json
 from virtkg.store.base import SelectResult, Term
 
 VKG = "https://w3id.org/virtkg/ontology#"
 TECH = "https://w3id.org/virtkg/technology/"
 SCENARIO = "https://w3id.org/virtkg/scenario/"
-SOURCE = "https://w3id.org/virtkg/source/"
 
 PREFIXES = """
 PREFIX vkg: <https://w3id.org/virtkg/ontology#>
@@ -42,31 +41,6 @@ SELECT ?tech ?label ?kind ?kindLabel WHERE {
   }
 }
 ORDER BY LCASE(STR(?label))
-"""
-)
-
-# Facts about one subject, asserted in the data graph, with the axiom annotations carrying
-# their sources. ?subject is bound by the engine, never formatted in.
-_FACTS = (
-    PREFIXES
-    + """
-SELECT ?p ?o ?pLabel ?oLabel ?src ?srcLabel ?srcUrl ?comment ?evidence ?measured WHERE {
-  GRAPH <https://w3id.org/virtkg/graph/data> { ?subject ?p ?o }
-  FILTER(STRSTARTS(STR(?p), STR(vkg:)) || (?p = rdf:type && STRSTARTS(STR(?o), STR(vkg:))))
-  OPTIONAL { ?p rdfs:label ?pLabel FILTER(LANGMATCHES(LANG(?pLabel), "en")) }
-  OPTIONAL { ?o rdfs:label ?oLabel FILTER(LANGMATCHES(LANG(?oLabel), "en")) }
-  OPTIONAL {
-    ?axiom owl:annotatedSource ?subject ; owl:annotatedProperty ?p ; owl:annotatedTarget ?o .
-    OPTIONAL {
-      ?axiom dcterms:source ?src .
-      OPTIONAL { ?src rdfs:label ?srcLabel }
-      OPTIONAL { ?src rdfs:seeAlso ?srcUrl }
-    }
-    OPTIONAL { ?axiom rdfs:comment ?comment }
-    OPTIONAL { ?axiom vkg:evidence ?evidence }
-    OPTIONAL { ?axiom vkg:measuredIn ?measured }
-  }
-}
 """
 )
 
@@ -161,41 +135,6 @@ def local_id(iri: str, base: str) -> str:
     return iri[len(base) :] if iri.startswith(base) else iri
 
 
-def term_json(term: Term | None, label: str | None = None) -> dict[str, Any] | None:
-    """JSON view of an RDF term: IRIs as ``{"iri", "label"}``, literals as ``{"value", ...}``."""
-    if term is None:
-        return None
-    if isinstance(term, NamedNode):
-        return {"iri": term.value, "label": label or _short(term.value)}
-    if isinstance(term, Literal):
-        out: dict[str, Any] = {"value": _literal_value(term)}
-        if term.language:
-            out["language"] = term.language
-        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-            out["datatype"] = term.datatype.value
-        return out
-    return {"bnode": str(term)}
-
-
-def _literal_value(literal: Literal) -> Any:
-    kind = literal.datatype.value.rsplit("#", 1)[-1]
-    try:
-        if kind in {"integer", "int", "long", "nonNegativeInteger", "positiveInteger"}:
-            return int(literal.value)
-        if kind in {"decimal", "double", "float"}:
-            number = float(literal.value)
-            return int(number) if number.is_integer() and kind == "decimal" else number
-        if kind == "boolean":
-            return literal.value in {"true", "1"}
-    except ValueError:
-        pass
-    return literal.value
-
-
-def _short(iri: str) -> str:
-    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-
-
 def _value(term: Term | None) -> str | None:
     return None if term is None else term.value
 
@@ -206,74 +145,10 @@ def _select(store, sparql: str, **bindings: Term) -> SelectResult:  # noqa: ANN0
     return result
 
 
-def _source_json(src: Term | None, label: Term | None, url: Term | None) -> dict[str, Any]:
-    iri = _value(src) or ""
-    return {
-        "id": local_id(iri, SOURCE),
-        "iri": iri,
-        "label": _value(label) or local_id(iri, SOURCE),
-        "url": _value(url),
-    }
-
-
-def _add_source(sources: list[dict[str, Any]], source: dict[str, Any]) -> None:
-    """Add ``source`` once per IRI (a source with several rdfs:seeAlso keeps the first URL)."""
-    for known in sources:
-        if known["iri"] == source["iri"]:
-            if source["url"] and (not known["url"] or source["url"] < known["url"]):
-                known["url"] = source["url"]
-            return
-    sources.append(source)
-
-
-@dataclass
-class Fact:
-    """One asserted fact (property, value) with every source that backs it."""
-
-    property: dict[str, Any]
-    value: dict[str, Any]
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    comment: str | None = None
-    evidence: str | None = None
-    measured_in: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "property": self.property,
-            "value": self.value,
-            "sources": self.sources,
-            "comment": self.comment,
-            "evidence": self.evidence,
-            "measuredIn": self.measured_in,
-        }
-
-
-def facts_about(store, subject_iri: str) -> list[Fact]:  # noqa: ANN001
-    """Every vkg: fact asserted about ``subject_iri``, grouped by (property, value)."""
-    rows = _select(store, _FACTS, subject=NamedNode(subject_iri)).rows
-    facts: dict[tuple[str, str], Fact] = {}
-    for row in rows:
-        key = (str(row["p"]), str(row["o"]))
-        fact = facts.get(key)
-        if fact is None:
-            p = row["p"]
-            name = "type" if p.value.endswith("#type") else _short(p.value)
-            prop = {"iri": p.value, "name": name, "label": _value(row.get("pLabel")) or name}
-            fact = facts[key] = Fact(
-                property=prop, value=term_json(row["o"], _value(row.get("oLabel")))
-            )
-        if row.get("src") is not None:
-            source = _source_json(row.get("src"), row.get("srcLabel"), row.get("srcUrl"))
-            _add_source(fact.sources, source)
-        fact.comment = fact.comment or _value(row.get("comment"))
-        fact.evidence = fact.evidence or _value(row.get("evidence"))
-        fact.measured_in = fact.measured_in or _value(row.get("measured"))
-    return sorted(facts.values(), key=lambda f: (f.property["name"] != "type", f.property["name"]))
-
-
 def caveats_for(store, subject_iri: str) -> list[dict[str, Any]]:  # noqa: ANN001
     """Caveats that apply to a technology, with their sources."""
     caveats: dict[str, dict[str, Any]] = {}
+    sources: dict[str, SourceSet] = {}
     for row in _select(store, _CAVEATS, subject=NamedNode(subject_iri)).rows:
         iri = row["caveat"].value
         caveat = caveats.setdefault(
@@ -287,9 +162,10 @@ def caveats_for(store, subject_iri: str) -> list[dict[str, Any]]:  # noqa: ANN00
                 "sources": [],
             },
         )
+        found = sources.setdefault(iri, SourceSet())
         if row.get("src") is not None:
-            source = _source_json(row.get("src"), row.get("srcLabel"), row.get("srcUrl"))
-            _add_source(caveat["sources"], source)
+            found.add(row["src"].value, row.get("srcLabel"), row.get("srcUrl"))
+        caveat["sources"] = [s.to_dict() for s in found.ordered()]
     return list(caveats.values())
 
 
@@ -303,7 +179,7 @@ def list_technologies(store) -> list[dict[str, Any]]:  # noqa: ANN001
             {"id": local_id(iri, TECH), "iri": iri, "label": row["label"].value, "kind": None},
         )
         if tech["kind"] is None and row.get("kind") is not None:
-            tech["kind"] = term_json(row["kind"], _value(row.get("kindLabel")))
+            tech["kind"] = value_json(row["kind"], _value(row.get("kindLabel")))
     return list(techs.values())
 
 
@@ -325,9 +201,9 @@ def technology_detail(store, tech_id: str) -> dict[str, Any]:  # noqa: ANN001
     subject = NamedNode(tech["iri"])
     described = _select(store, _DESCRIBE, subject=subject).rows
     tech["comment"] = next((_value(r.get("comment")) for r in described if r.get("comment")), None)
-    tech["seeAlso"] = sorted({r["seeAlso"].value for r in described if r.get("seeAlso")})
+    tech["see_also"] = sorted({r["seeAlso"].value for r in described if r.get("seeAlso")})
     tech["wikidata"] = sorted({r["match"].value for r in described if r.get("match")})
-    tech["facts"] = [f.to_dict() for f in facts_about(store, tech["iri"])]
+    tech["facts"] = [f.to_dict() for f in facts_of(store, tech["iri"])]
     tech["caveats"] = caveats_for(store, tech["iri"])
     tech["scenarios"] = [
         {"id": local_id(r["scenario"].value, SCENARIO), "label": r["label"].value}
@@ -368,13 +244,12 @@ def scenario_detail(store, scenario_id: str) -> dict[str, Any]:  # noqa: ANN001
     subject = NamedNode(scenario["iri"])
     rows = _select(store, _RATIONALE, subject=subject).rows
     scenario["rationale"] = next((_value(r.get("rationale")) for r in rows), None)
-    scenario["fitClass"] = next((_value(r.get("fit")) for r in rows if r.get("fit")), None)
-    sources: list[dict[str, Any]] = []
+    scenario["fit_class"] = next((_value(r.get("fit")) for r in rows if r.get("fit")), None)
+    sources = SourceSet()
     for r in rows:
         if r.get("src") is not None:
-            source = _source_json(r.get("src"), r.get("srcLabel"), r.get("srcUrl"))
-            _add_source(sources, source)
-    scenario["sources"] = sources
+            sources.add(r["src"].value, r.get("srcLabel"), r.get("srcUrl"))
+    scenario["sources"] = [s.to_dict() for s in sources.ordered()]
     scenario["fitting"] = [
         {"id": local_id(r["tech"].value, TECH), "label": r["label"].value}
         for r in _select(store, _FITTING, subject=subject).rows
@@ -383,7 +258,8 @@ def scenario_detail(store, scenario_id: str) -> dict[str, Any]:  # noqa: ANN001
 
 
 def compare(store, ids: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
-    """Side-by-side facts of 2 to 6 technologies: one row per property, one cell per technology."""
+    """Side-by-side facts of 2 to 6 technologies: one row per property, in each row the facts
+    of every technology (as :meth:`~virtkg.facts.Fact.to_dict`, possibly none)."""
     unique = list(dict.fromkeys(i.strip() for i in ids if i.strip()))
     if not 2 <= len(unique) <= 6:
         raise InvalidParameter(
@@ -393,14 +269,13 @@ def compare(store, ids: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
     techs = [_require_technology(store, tech_id) for tech_id in unique]
     rows: dict[str, dict[str, Any]] = {}
     for tech in techs:
-        for fact in facts_about(store, tech["iri"]):
+        for fact in facts_of(store, tech["iri"]):
+            data = fact.to_dict()
             row = rows.setdefault(
-                fact.property["iri"],
-                {"property": fact.property, "values": {t["id"]: [] for t in techs}},
+                fact.property,
+                {"property": data["property"], "values": {t["id"]: [] for t in techs}},
             )
-            row["values"][tech["id"]].append(
-                {"value": fact.value, "sources": fact.sources, "comment": fact.comment}
-            )
+            row["values"][tech["id"]].append(data)
     ordered = sorted(
         rows.values(), key=lambda r: (r["property"]["name"] != "type", r["property"]["name"])
     )

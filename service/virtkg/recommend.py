@@ -23,8 +23,9 @@ Ranking (see docs/recommendation.md), best first:
    under very different conditions, so they only order what is otherwise equal;
 7. label, case-insensitively.
 
-Everything is fetched in three SPARQL queries (vocabulary and scenarios; facts with their sources;
-technologies with kinds, inferred satisfaction, fit and caveats) into a :class:`KnowledgeSnapshot`
+Everything is fetched in three SPARQL queries (vocabulary and scenarios; facts with their sources,
+read by :func:`virtkg.facts.read_facts` as for every other view of facts; technologies with kinds,
+inferred satisfaction, fit and caveats) into a :class:`KnowledgeSnapshot`
 (:func:`load_snapshot`), a cache of those triples that a caller may keep while the knowledge base
 does not change (the REST layer does); ranking a snapshot runs no query.
 IRIs placed in VALUES blocks come from the graph, never from user input.
@@ -36,18 +37,18 @@ import json
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass
+from decimal import Decimal
 
 from pyoxigraph import Literal, NamedNode
 
 from virtkg.errors import InvalidParameter, NotFound, UnknownRequirement
+from virtkg.facts import Fact, Source, SourceSet, read_facts
 from virtkg.store.base import DATA_GRAPH, KnowledgeStore, SelectResult, Term
 
 VKG = "https://w3id.org/virtkg/ontology#"
 TECH_BASE = "https://w3id.org/virtkg/technology/"
 SCENARIO_BASE = "https://w3id.org/virtkg/scenario/"
-SOURCE_BASE = "https://w3id.org/virtkg/source/"
 CAVEAT_BASE = "https://w3id.org/virtkg/caveat/"
 STARTUP_PROPERTY = VKG + "startupTimeMs"
 MEMORY_PROPERTY = VKG + "memoryOverheadMiB"
@@ -115,37 +116,6 @@ VOCABULARY_QUERY = (
 }"""
 )
 
-# Facts, their axiom annotations and all sources are separate branches joined in Python:
-# nested OPTIONALs over owl:Axiom nodes are several times slower in pyoxigraph.
-FACTS_QUERY = (
-    PREFIXES
-    + """SELECT ?part ?s ?p ?o ?label ?src ?x ?y WHERE {
-  {
-    BIND("fact" AS ?part)
-    VALUES ?p { %(properties)s }
-    ?s ?p ?o .
-    OPTIONAL { ?o rdfs:label ?label }
-  } UNION {
-    BIND("annotation" AS ?part)
-    VALUES ?p { %(properties)s }
-    ?ax owl:annotatedProperty ?p ; owl:annotatedSource ?s ; owl:annotatedTarget ?o .
-    OPTIONAL { ?ax dcterms:source ?src }
-    OPTIONAL { ?ax rdfs:comment ?label }
-    OPTIONAL { ?ax vkg:measuredIn ?x }
-    OPTIONAL { ?ax vkg:evidence ?y }
-  } UNION {
-    BIND("property" AS ?part)
-    VALUES ?p { %(properties)s }
-    ?p rdfs:label ?label .
-  } UNION {
-    BIND("source" AS ?part)
-    ?src a vkg:Source .
-    OPTIONAL { ?src rdfs:label ?label }
-    OPTIONAL { ?src rdfs:seeAlso ?o }
-  }
-}"""
-)
-
 TECHNOLOGIES_QUERY = (
     PREFIXES
     + """SELECT ?part ?s ?o ?label ?x ?y WHERE {
@@ -177,6 +147,8 @@ TECHNOLOGIES_QUERY = (
   } UNION {
     BIND("caveat-source" AS ?part)
     ?s vkg:appliesTo [] ; dcterms:source ?o .
+    OPTIONAL { ?o rdfs:label ?label }
+    OPTIONAL { ?o rdfs:seeAlso ?x }
   } UNION {
     BIND("isolation" AS ?part)
     ?s vkg:isolationBoundary ?o .
@@ -424,11 +396,18 @@ def list_scenarios(store: KnowledgeStore) -> list[dict]:
 #: Largest numeric bound accepted (10**15 ms is 31,000 years; 10**15 MiB is an exabyte).
 MAX_BOUND = Decimal(10**15)
 _MAX_BOUND_INT = 10**15
-#: A numeric string: plain decimal digits with an optional exponent of at most 3 digits, so that
-#: nothing like ``1e999999999`` is ever handed to Decimal (or later turned into a giant integer).
-_NUMBER_TEXT = re.compile(r"\+?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d{1,3})?")
+#: What may surround a requirement value given as text: JSON's whitespace (space, tab, line
+#: feed, carriage return), and nothing else.
+BLANK = " \t\n\r"
+#: A numeric bound as text (a URL parameter, a JSON string): plain decimal notation in ASCII
+#: digits with an optional "+", at most 64 characters. No exponent: text in that form is exactly
+#: what the OpenAPI document can describe, and it never builds a huge number. A JSON number may
+#: use any notation.
+_NUMBER_TEXT = re.compile(r"\+?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 _MAX_NUMBER_TEXT = 64
-_ANY_EXPONENT = re.compile(r"\+?(?:\d+\.?\d*|\.\d+)[eE]\+?\d+")
+_DECIMAL_TEXT = (
+    "a positive decimal number of at most 64 characters, without exponent, such as 250 or 0.5"
+)
 
 
 @dataclass(frozen=True)
@@ -466,9 +445,10 @@ def _shown(raw: object) -> str:
 def _parse_bound(dim: Dimension, raw: object) -> Decimal:
     """A numeric requirement: a positive finite number no larger than :data:`MAX_BOUND`.
 
-    Absurd input (non-finite, above the maximum, more than 64 characters, an exponent of more
-    than three digits) is refused *before* any conversion, so ``1e999999999`` or a 5,000-digit
-    integer never builds a huge number.
+    Text must be plain decimal notation of at most 64 characters (``BLANK`` around it is
+    ignored). Absurd input (non-finite, above the maximum, longer, in exponent notation) is
+    refused *before* any conversion, so ``1e999999999`` or a 5,000-digit integer never builds a
+    huge number.
     """
     shown = _shown(raw)
 
@@ -498,10 +478,9 @@ def _parse_bound(dim: Dimension, raw: object) -> Decimal:
             raise problem(too_large)
         bound = raw
     elif isinstance(raw, str):
-        text = raw.strip()
-        if len(text) > _MAX_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(text):
-            huge = len(text) > _MAX_NUMBER_TEXT or _ANY_EXPONENT.fullmatch(text)
-            raise problem(too_large if huge else "a positive number")
+        text = raw.strip(BLANK)
+        if len(raw) > _MAX_NUMBER_TEXT or not _NUMBER_TEXT.fullmatch(text):
+            raise problem(_DECIMAL_TEXT)
         bound = Decimal(text)
         if bound > MAX_BOUND:
             raise problem(too_large)
@@ -512,15 +491,23 @@ def _parse_bound(dim: Dimension, raw: object) -> Decimal:
     return bound
 
 
+def _folded(raw: object) -> str | None:
+    """A categorical value as compared with the vocabulary: ``BLANK`` around it removed, ASCII
+    letters in lower case (JSON booleans as "true"/"false"; None for anything else)."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip(BLANK)
+    return text.lower() if text.isascii() else text
+
+
 def _categorical(dim: Dimension, raw: object) -> RequirementValue | None:
     allowed = [v.value for v in dim.values]
-    text = raw
-    if isinstance(raw, bool):
-        text = "true" if raw else "false"
-    if dim.is_boolean and isinstance(text, str) and text.strip().lower() == "false":
+    wanted = _folded(raw)
+    if dim.is_boolean and wanted == "false":
         return None  # false means "not required"
-    if isinstance(text, str):
-        wanted = text.strip().lower()
+    if wanted is not None:
         for value in dim.values:
             if value.value is not None and value.value.lower() == wanted:
                 return value
@@ -576,74 +563,6 @@ def parse_requirements(vocabulary: Vocabulary, requirements: Mapping[str, object
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-@dataclass
-class Fact:
-    """One asserted fact of a technology with the sources of its axiom annotation(s).
-
-    Facts belong to a :class:`KnowledgeSnapshot` and are shared by every recommendation made
-    from it: treat them as read-only.
-    """
-
-    property: str
-    value: Term
-    value_label: str | None = None
-    sources: dict[str, dict] = field(default_factory=dict)
-    comments: list[str] = field(default_factory=list)
-    measured_in: str | None = None
-    evidence: str | None = None
-
-    def number(self) -> Decimal | None:
-        if not isinstance(self.value, Literal):
-            return None
-        try:
-            number = Decimal(self.value.value)
-        except InvalidOperation:
-            return None
-        return number if number.is_finite() else None
-
-    def to_dict(self, property_labels: Mapping[str, str]) -> dict:
-        if isinstance(self.value, NamedNode):
-            value: dict = {
-                "iri": self.value.value,
-                "label": self.value_label or _local(self.value.value, VKG),
-            }
-        else:
-            value = {"literal": self.value.value}
-            if isinstance(self.value, Literal):
-                value["datatype"] = self.value.datatype.value
-                if self.value.language:
-                    value["language"] = self.value.language
-        data = {
-            "property": {
-                "iri": self.property,
-                "label": property_labels.get(self.property, _local(self.property, VKG)),
-            },
-            "value": value,
-            "sources": [
-                dict(s) for s in sorted(self.sources.values(), key=lambda s: _source_order(s["id"]))
-            ],
-            "comment": "; ".join(self.comments) or None,
-        }
-        if self.measured_in:
-            data["measured_in"] = self.measured_in
-        if self.evidence:
-            data["evidence"] = self.evidence
-        return data
-
-
-def _source_order(source_id: str) -> tuple[int, str]:
-    digits = "".join(ch for ch in source_id if ch.isdigit())
-    return (int(digits) if digits else 10**9, source_id)
-
-
-def _source(iri: str, sources: Mapping[str, dict]) -> dict:
-    """The JSON of a source (declared or not: an undeclared one still shows its IRI)."""
-    known = sources.get(iri)
-    if known is not None:
-        return known
-    return {"id": _local(iri, SOURCE_BASE), "iri": iri, "label": None, "url": None}
-
-
 def _json_number(value: Decimal | None) -> str:
     return "null" if value is None else _encode(_number(value))
 
@@ -656,25 +575,20 @@ class Evidence:
     the serialized ``facts`` list, computed on first use and then kept with the snapshot.
     """
 
-    __slots__ = ("facts", "judged", "largest", "_labels", "_json")
+    __slots__ = ("facts", "judged", "largest", "_json")
 
     def __init__(
-        self,
-        facts: tuple[Fact, ...],
-        judged: bool,
-        largest: Decimal | None = None,
-        property_labels: Mapping[str, str] | None = None,
+        self, facts: tuple[Fact, ...], judged: bool, largest: Decimal | None = None
     ) -> None:
         self.facts = facts
         self.judged = judged
         self.largest = largest
-        self._labels = property_labels or {}
         self._json: str | None = None
 
     @property
     def facts_json(self) -> str:
         if self._json is None:
-            self._json = _encode([f.to_dict(self._labels) for f in self.facts])
+            self._json = _encode([f.to_dict() for f in self.facts])
         return self._json
 
     @property
@@ -693,7 +607,7 @@ class CaveatEntry:
     label: str | None
     text: str | None
     dimension: str | None  # apiName
-    sources: tuple[dict, ...]
+    sources: tuple[Source, ...]
     json_relevant: str
     json_other: str
 
@@ -734,8 +648,6 @@ class KnowledgeSnapshot:
     technologies: tuple[TechnologyEntry, ...]
     satisfies: frozenset[tuple[str, str]]  # (technology IRI, requirement IRI)
     fit_members: Mapping[str, frozenset[str]]  # fit class IRI -> technology IRIs
-    property_labels: Mapping[str, str]
-    sources: Mapping[str, dict]
 
     def technology(self, iri: str) -> TechnologyEntry | None:
         return next((t for t in self.technologies if t.iri == iri), None)
@@ -751,12 +663,6 @@ def _values(terms: Iterable[str]) -> str:
     return " ".join(str(NamedNode(iri)) for iri in iris)
 
 
-def _fact_order(fact: Fact) -> tuple:
-    """Facts of one property: numbers ascending, then by value (a deterministic order)."""
-    number = fact.number()
-    return (number is None, number if number is not None else 0, fact.value.value, str(fact.value))
-
-
 def load_snapshot(
     store: KnowledgeStore,
     *,
@@ -765,7 +671,7 @@ def load_snapshot(
 ) -> KnowledgeSnapshot:
     """Read a :class:`KnowledgeSnapshot` (three queries; two when ``vocabulary`` is given).
 
-    ``only`` (requirement IRIs) reads just what ranking for those requirements needs: a partial
+    ``only`` (requirement IRIs) keeps just what ranking for those requirements needs: a partial
     snapshot for a one-off call, to be used for nothing else.
     """
     vocabulary = vocabulary or load_vocabulary(store)
@@ -773,47 +679,14 @@ def load_snapshot(
     requirement_values = [
         (d, v) for d in dimensions for v in d.values if only is None or v.iri in only
     ]
-    properties = {STARTUP_PROPERTY, MEMORY_PROPERTY}
-    for dim, value in requirement_values:
-        properties.add(dim.judged_by)
-        properties.update(value.evidence_properties)
     labels = _Labels()
 
-    # 1. facts of every technology for the relevant properties, their annotations, all sources
-    facts: dict[str, dict[str, dict[Term, Fact]]] = {}
-    annotations: list[dict[str, Term]] = []
-    sources: dict[str, dict] = {}
-    for row in _rows(store.query(FACTS_QUERY % {"properties": _values(properties)})):
-        part = row["part"].value
-        if part == "fact":
-            tech, prop, value = row["s"].value, row["p"].value, row["o"]
-            by_value = facts.setdefault(tech, {}).setdefault(prop, {})
-            if value not in by_value:
-                by_value[value] = Fact(prop, value)
-            if isinstance(value, NamedNode):
-                labels.add(value.value, row.get("label"))
-        elif part == "annotation":
-            annotations.append(row)
-        elif part == "property":
-            labels.add(row["p"].value, row.get("label"))
-        elif part == "source":
-            iri = row["src"].value
-            labels.add(iri, row.get("label"))
-            source = sources.setdefault(
-                iri, {"id": _local(iri, SOURCE_BASE), "iri": iri, "label": None, "url": None}
-            )
-            source["url"] = source["url"] or _text(row.get("o"))
-    for row in annotations:
-        fact = facts.get(row["s"].value, {}).get(row["p"].value, {}).get(row["o"])
-        if fact is None:
-            continue  # an annotation whose target is not asserted (a check reports it)
-        if "src" in row:
-            fact.sources.setdefault(row["src"].value, _source(row["src"].value, sources))
-        comment = _text(row.get("label"))
-        if comment and comment not in fact.comments:
-            fact.comments.append(comment)
-        fact.measured_in = fact.measured_in or _text(row.get("x"))
-        fact.evidence = fact.evidence or _text(row.get("y"))
+    # 1. facts of every technology with their sources, by property (each list in fact order)
+    facts: dict[str, dict[str, list[Fact]]] = {}
+    for tech, tech_facts in read_facts(store).items():
+        by_property = facts[tech] = {}
+        for fact in tech_facts:
+            by_property.setdefault(fact.property, []).append(fact)
 
     # 2. technologies: kind, inferred satisfaction, fit class membership, caveats
     fit_classes = [
@@ -830,7 +703,8 @@ def load_snapshot(
     satisfied: set[tuple[str, str]] = set()
     fit_members: dict[str, set[str]] = {iri: set() for iri in fit_classes}
     caveats: dict[str, dict[str, dict]] = {}
-    caveat_sources: list[tuple[str, str]] = []
+    caveat_sources: dict[str, set[str]] = {}
+    sources = SourceSet()
     isolation_rank: dict[str, int] = {}
     for row in _rows(store.query(query)):
         part, subject = row["part"].value, row["s"].value
@@ -844,48 +718,32 @@ def load_snapshot(
             fit_members.setdefault(row["o"].value, set()).add(subject)
         elif part == "caveat":
             cav = caveats.setdefault(subject, {}).setdefault(
-                row["o"].value, {"text": None, "dim": None, "sources": {}}
+                row["o"].value, {"text": None, "dim": None}
             )
             labels.add(row["o"].value, row.get("label"))
             cav["text"] = cav["text"] or _text(row.get("x"))
             cav["dim"] = cav["dim"] or _text(row.get("y"))
         elif part == "caveat-source":
-            caveat_sources.append((subject, row["o"].value))
+            caveat_sources.setdefault(subject, set()).add(row["o"].value)
+            sources.add(row["o"].value, row.get("label"), row.get("x"))
         elif part == "isolation":
             rank = int(row["x"].value)
             isolation_rank[subject] = max(rank, isolation_rank.get(subject, rank))
-    for caveat, source in caveat_sources:
-        for by_caveat in caveats.values():
-            if caveat in by_caveat:
-                by_caveat[caveat]["sources"].setdefault(source, _source(source, sources))
 
-    # 3. labels are complete: resolve them, then serialize every fragment once
-    for iri, source in sources.items():
-        source["label"] = labels.get(iri, source["id"])
-    property_labels = {d.judged_by: d.label for d in dimensions}
-    for prop in properties:
-        property_labels[prop] = labels.get(prop, property_labels.get(prop)) or _local(prop, VKG)
-    for by_property in facts.values():
-        for by_value in by_property.values():
-            for fact in by_value.values():
-                if isinstance(fact.value, NamedNode):
-                    fact.value_label = labels.get(fact.value.value)
+    # 3. labels are complete: serialize every fragment once
     dim_names = {d.iri: d.name for d in dimensions}
     entries = []
     for tech, kinds in techs.items():
-        tech_facts = {
-            prop: sorted(by_value.values(), key=_fact_order)
-            for prop, by_value in facts.get(tech, {}).items()
-        }
+        tech_facts = facts.get(tech, {})
         evidence: dict[str, Evidence] = {}
         for dim, value in requirement_values:
             shown = tuple(f for p in value.evidence_properties for f in tech_facts.get(p, ()))
             if dim.kind == "numeric":
                 largest = _largest(shown)
-                evidence[value.iri] = Evidence(shown, largest is not None, largest, property_labels)
+                evidence[value.iri] = Evidence(shown, largest is not None, largest)
             else:
                 judged = bool(tech_facts.get(dim.judged_by))
-                evidence[value.iri] = Evidence(shown, judged, None, property_labels)
+                evidence[value.iri] = Evidence(shown, judged)
         kind = sorted(kinds)[0] if kinds else None
         label = labels.get(tech, _local(tech, TECH_BASE)) or tech
         startup = _largest(tech_facts.get(STARTUP_PROPERTY, ()))
@@ -893,7 +751,7 @@ def load_snapshot(
         tech_caveats = []
         for iri, c in sorted(caveats.get(tech, {}).items()):
             dimension = dim_names.get(c["dim"]) if c["dim"] else None
-            cav_sources = tuple(sorted(c["sources"].values(), key=lambda s: _source_order(s["id"])))
+            cav_sources = sources.ordered(caveat_sources.get(iri, ()))
             data = {
                 "id": _local(iri, CAVEAT_BASE),
                 "iri": iri,
@@ -901,7 +759,7 @@ def load_snapshot(
                 "text": c["text"],
                 "dimension": dimension,
                 "relevant": False,
-                "sources": list(cav_sources),
+                "sources": [s.to_dict() for s in cav_sources],
             }
             other = _encode(data)
             data["relevant"] = True
@@ -948,8 +806,6 @@ def load_snapshot(
         technologies=tuple(entries),
         satisfies=frozenset(satisfied),
         fit_members={k: frozenset(v) for k, v in fit_members.items()},
-        property_labels=property_labels,
-        sources=sources,
     )
 
 
@@ -993,7 +849,7 @@ class Caveat:
     text: str | None
     dimension: str | None  # apiName
     relevant: bool
-    sources: list[dict]
+    sources: list[Source]
 
     def to_dict(self) -> dict:
         return {
@@ -1003,7 +859,7 @@ class Caveat:
             "text": self.text,
             "dimension": self.dimension,
             "relevant": self.relevant,
-            "sources": [dict(s) for s in self.sources],
+            "sources": [s.to_dict() for s in self.sources],
         }
 
 
@@ -1108,7 +964,6 @@ class Recommendation:
     results: list[TechnologyResult]
     scenario: Scenario | None = None
     vocabulary: Vocabulary | None = None
-    property_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def fitting(self) -> list[TechnologyResult]:
@@ -1183,7 +1038,6 @@ def rank(
         results=results,
         scenario=scenario,
         vocabulary=snapshot.vocabulary,
-        property_labels=dict(snapshot.property_labels),
     )
 
 

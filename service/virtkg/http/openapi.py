@@ -44,6 +44,18 @@ _IRI_LABEL = {
     "required": ["iri"],
 }
 
+#: A fact's property: IRI, name (``type`` for rdf:type, else the local name) and label.
+_FACT_PROPERTY = {
+    "type": "object",
+    "properties": {
+        "iri": {"type": "string"},
+        "name": {"type": "string", "examples": ["startupTimeMs", "type"]},
+        "label": {"type": "string"},
+    },
+    "required": ["iri", "name", "label"],
+    "additionalProperties": False,
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -56,47 +68,60 @@ SCHEMAS: dict[str, Any] = {
         "required": ["error", "message"],
     },
     "IriLabel": _IRI_LABEL,
-    "Term": {
-        "description": "An RDF term: an IRI with its label, or a literal value.",
-        "type": "object",
-        "properties": {
-            "iri": {"type": "string"},
-            "label": {"type": ["string", "null"]},
-            "value": {},
-            "datatype": {"type": "string"},
-            "language": {"type": "string"},
-        },
+    "FactValue": {
+        "description": "A fact's value: an IRI with its label, or a literal as its lexical form "
+        "with its datatype IRI (and language tag, when it has one).",
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"iri": {"type": "string"}, "label": {"type": "string"}},
+                "required": ["iri", "label"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {
+                    "literal": {"type": "string", "examples": ["40"]},
+                    "datatype": {
+                        "type": "string",
+                        "examples": ["http://www.w3.org/2001/XMLSchema#decimal"],
+                    },
+                    "language": {"type": "string"},
+                },
+                "required": ["literal", "datatype"],
+                "additionalProperties": False,
+            },
+        ],
     },
     "Source": {
         "type": "object",
+        "description": "A cited source; `label` is its id when it has none, `url` the smallest "
+        "of its rdfs:seeAlso URLs.",
         "properties": {
             "id": {"type": "string", "examples": ["S19"]},
             "iri": {"type": "string"},
-            "label": {"type": ["string", "null"]},
+            "label": {"type": "string"},
             "url": {"type": ["string", "null"]},
         },
-        "required": ["id", "iri"],
+        "required": ["id", "iri", "label", "url"],
+        "additionalProperties": False,
     },
     "Fact": {
         "type": "object",
-        "description": "One asserted fact with the sources of its OWL axiom annotation.",
+        "description": "One asserted fact with what its OWL axiom annotation(s) say: the sources "
+        "(ordered by number), and the comments, evidence grades and years of measurement "
+        '(distinct ones joined with "; "; null when none is recorded). Every view of facts '
+        "(technology, comparison, recommendation) gives this same shape.",
         "properties": {
-            "property": {
-                "type": "object",
-                "properties": {
-                    "iri": {"type": "string"},
-                    "name": {"type": "string"},
-                    "label": {"type": "string"},
-                },
-                "required": ["iri", "name", "label"],
-            },
-            "value": _ref("Term"),
+            "property": _FACT_PROPERTY,
+            "value": _ref("FactValue"),
             "sources": {"type": "array", "items": _ref("Source")},
             "comment": {"type": ["string", "null"]},
-            "evidence": {"type": ["string", "null"]},
-            "measuredIn": {"type": ["string", "null"]},
+            "evidence": {"type": ["string", "null"], "examples": ["V"]},
+            "measured_in": {"type": ["string", "null"], "examples": ["2021"]},
         },
-        "required": ["property", "value", "sources"],
+        "required": ["property", "value", "sources", "comment", "evidence", "measured_in"],
+        "additionalProperties": False,
     },
     "Caveat": {
         "type": "object",
@@ -136,7 +161,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "comment": {"type": ["string", "null"]},
-                    "seeAlso": {"type": "array", "items": {"type": "string"}},
+                    "see_also": {"type": "array", "items": {"type": "string"}},
                     "wikidata": {"type": "array", "items": {"type": "string"}},
                     "facts": {"type": "array", "items": _ref("Fact")},
                     "caveats": {"type": "array", "items": _ref("Caveat")},
@@ -182,7 +207,7 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "rationale": {"type": ["string", "null"]},
-                    "fitClass": {"type": ["string", "null"]},
+                    "fit_class": {"type": ["string", "null"]},
                     "sources": {"type": "array", "items": _ref("Source")},
                     "fitting": {
                         "type": "array",
@@ -216,7 +241,7 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "status": {"enum": ["met", "unmet", "unknown"]},
                     "largest_recorded": {"type": ["number", "null"]},
-                    "facts": {"type": "array", "items": {"type": "object"}},
+                    "facts": {"type": "array", "items": _ref("Fact")},
                 },
                 "required": ["status", "facts"],
             },
@@ -301,11 +326,11 @@ SCHEMAS: dict[str, Any] = {
                 "items": {
                     "type": "object",
                     "properties": {
-                        "property": {"type": "object"},
+                        "property": _FACT_PROPERTY,
                         "values": {
                             "type": "object",
-                            "description": "technology id -> the values with their sources",
-                            "additionalProperties": {"type": "array"},
+                            "description": "technology id -> its facts of this property",
+                            "additionalProperties": {"type": "array", "items": _ref("Fact")},
                         },
                     },
                     "required": ["property", "values"],
@@ -389,16 +414,37 @@ def _id_param(name: str, description: str, allowed: list[str]) -> dict[str, Any]
     }
 
 
+#: What ``recommend`` ignores around a requirement given as text (``recommend.BLANK``).
+_BLANK = "[ \\t\\n\\r]*"
 #: A numeric requirement bound (``recommend._parse_bound``): positive, finite, at most 10^15.
 _BOUND: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 1e15}
-#: The same bound as text: plain decimal notation, at most 64 characters, not zero, no more
-#: than 10^15 (the service also reads exponent notation with up to three exponent digits).
+#: The same bound as text (a URL parameter or a JSON string), exactly as the service reads it:
+#: plain decimal notation (no exponent), at most 64 characters, above 0, at most 10^15.
 _BOUND_TEXT: dict[str, Any] = {
     "type": "string",
     "maxLength": 64,
-    "pattern": r"^\+?(?:0*[1-9][0-9]{0,14}(?:\.[0-9]*)?|0*1000000000000000(?:\.0*)?"
-    r"|0*\.0*[1-9][0-9]*)$",
+    "pattern": f"^{_BLANK}"
+    r"\+?(?:0*[1-9][0-9]{0,14}(?:\.[0-9]*)?|0*1000000000000000(?:\.0*)?|0*\.0*[1-9][0-9]*)"
+    f"{_BLANK}$",
+    "examples": ["500", "0.5"],
 }
+_REGEX_SPECIALS = set("\\^$.|?*+()[]{}/")
+
+
+def _any_case(values: list[str]) -> dict[str, Any]:
+    """A categorical value as the service reads it: one of ``values`` in any ASCII case, with
+    ``recommend.BLANK`` around it (``"HARDWARE"``, ``" hardware "``); the enum lists them."""
+    letters = [
+        "".join(
+            f"[{c.upper()}{c.lower()}]"
+            if c.isascii() and c.isalpha()
+            else ("\\" + c if c in _REGEX_SPECIALS else c)
+            for c in value
+        )
+        for value in values
+    ]
+    pattern = f"^{_BLANK}(?:{'|'.join(letters)}){_BLANK}$"
+    return {"anyOf": [{"enum": values}, {"type": "string", "pattern": pattern}]}
 
 
 def _requirement_schemas() -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -407,33 +453,34 @@ def _requirement_schemas() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     properties: dict[str, Any] = {}
     for dim in vocabulary().dimensions.values():
         if dim.kind == "numeric":
-            schema: dict[str, Any] = dict(_BOUND)
+            schema: dict[str, Any] = dict(_BOUND_TEXT)
             body_schema: dict[str, Any] = {
                 "anyOf": [dict(_BOUND), dict(_BOUND_TEXT), {"type": "null"}]
             }
             text = (
                 f"{dim.label}: an upper bound in {dim.unit}, a positive number no larger than"
-                " 10^15 (a JSON number or its decimal text; null: not required)."
+                " 10^15. As text (in the URL, or a JSON string): decimal notation such as `500`"
+                " or `0.5`, no exponent, at most 64 characters. In a JSON body also a number"
+                " (any notation); null: not required."
             )
         else:
             values = [v.value for v in dim.values if v.value is not None]
             if dim.is_boolean:
                 values = [*values, "false"]
-            schema = {"type": "string", "enum": values}
+            item = _any_case(values)
+            schema = {"type": "array", "items": item, "minItems": 1}
+            if dim.is_boolean:
+                item = {"anyOf": [item, {"type": "boolean"}]}
             alternatives: list[dict[str, Any]] = [
-                {"type": "string", "enum": values},
+                *item["anyOf"],
+                {"type": "array", "items": item},
                 {"type": "null"},
             ]
-            if dim.is_boolean:
-                alternatives.append({"type": "boolean"})
-            item = (
-                alternatives[0]
-                if not dim.is_boolean
-                else {"anyOf": [alternatives[0], {"type": "boolean"}]}
-            )
-            alternatives.insert(1, {"type": "array", "items": item})
             body_schema = {"anyOf": alternatives}
-            text = f"{dim.label}. Repeat the parameter (or give an array) to require several."
+            text = (
+                f"{dim.label}. Case-insensitive; spaces around are ignored. Repeat the parameter"
+                " (or give an array) to require several."
+            )
         if dim.description:
             text += " " + dim.description
         params.append(
@@ -755,7 +802,10 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
                 "operationId": "listQueries",
                 "summary": "The saved SPARQL queries and their parameters",
                 "responses": {
-                    "200": _json_response("The saved queries.", _ref("SavedQueryList")),
+                    "200": {
+                        **_json_response("The saved queries.", _ref("SavedQueryList")),
+                        "links": _run_query_links(list(queries.values())),
+                    },
                     **errors,
                 },
             }
@@ -787,6 +837,27 @@ def build_document(server_url: str = "/") -> dict[str, Any]:
         "paths": paths,
         "components": {"schemas": SCHEMAS, "responses": RESPONSES},
     }
+
+
+def _run_query_links(queries: list[SavedQuery]) -> dict[str, Any]:
+    """Links from the list of saved queries to running each one that needs no parameter.
+
+    Only those may run through ``/api/queries/{name}`` without parameters; the link names the
+    list entry that holds such a query's name (the list and this document are built from the same
+    saved queries, in the same order), so a client following links never picks one that needs
+    parameters.
+    """
+    links: dict[str, Any] = {}
+    for index, query in enumerate(queries):
+        if any(p.required for p in query.parameters):
+            continue
+        for operation in ("runQueryGet", "runQueryPost"):
+            links[f"{operation}_{_op(query.name)}"] = {
+                "operationId": operation,
+                "parameters": {"path.name": f"$response.body#/queries/{index}/name"},
+                "description": f"Run {query.name!r}, which needs no parameter.",
+            }
+    return links
 
 
 #: The generic saved-query operation takes no parameters (see each query's own path).

@@ -73,13 +73,19 @@ export function asList(body, ...keys) {
   return [];
 }
 
-/** Text of a fact value: {iri,label} or {value}/{literal}. */
+const NUMERIC_DATATYPE = /#(?:decimal|double|float|integer|int|long|short|nonNegativeInteger|positiveInteger)$/;
+
+/** Text of a fact value: {iri, label} or {literal, datatype[, language]} (the API's FactValue);
+ * a numeric literal is shown as its number ("125.0" -> "125"). */
 export function valueText(value) {
   if (value === null || value === undefined) return "";
   if (typeof value !== "object") return String(value);
+  if ("literal" in value) {
+    const number = Number(value.literal);
+    if (NUMERIC_DATATYPE.test(value.datatype || "") && Number.isFinite(number)) return String(number);
+    return String(value.literal);
+  }
   if (value.label) return value.label;
-  if ("value" in value) return String(value.value);
-  if ("literal" in value) return String(value.literal);
   if (value.iri) return shortIri(value.iri);
   return "";
 }
@@ -87,7 +93,7 @@ export function valueText(value) {
 /** The number in a fact value (null when it is not numeric). */
 export function valueNumber(value) {
   if (value === null || value === undefined) return null;
-  const raw = typeof value === "object" ? (value.value ?? value.literal) : value;
+  const raw = typeof value === "object" ? value.literal : value;
   if (raw === null || raw === undefined || raw === "" || typeof raw === "boolean") return null;
   const number = Number(raw);
   return Number.isFinite(number) ? number : null;

@@ -89,10 +89,22 @@ function readControls() {
     if (input.type === "checkbox") {
       if (input.checked) requirements[dim.name] = "true";
     } else if (input.value !== "") {
-      requirements[dim.name] = input.value;
+      requirements[dim.name] = input.type === "number" ? decimalText(input.value) : input.value;
     }
   }
   return requirements;
+}
+
+/** A number field's text in decimal notation, as the API reads bounds ("1e3" -> "1000"). */
+function decimalText(text) {
+  const match = /^([+-]?)([0-9]*)(?:\.([0-9]*))?[eE]([+-]?[0-9]{1,2})$/.exec(text.trim());
+  if (!match) return text; // no exponent (or an absurd one: the API explains what it takes)
+  const [, sign, whole, fraction = "", exponent] = match;
+  const digits = whole + fraction;
+  const point = whole.length + Number(exponent);
+  if (point <= 0) return `${sign}0.${"0".repeat(-point)}${digits}`;
+  if (point >= digits.length) return sign + digits + "0".repeat(point - digits.length);
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 function writeControls(requirements) {
