@@ -65,3 +65,33 @@ def test_at_least_12_scenarios_each_with_a_fit_class(store) -> None:  # noqa: AN
 def test_no_technology_fact_without_a_source(store) -> None:  # noqa: ANN001
     assert count(store, FACTS) > 200  # the query sees the facts it should
     assert count(store, UNSOURCED) == 0
+
+
+def test_every_source_has_its_own_link_and_mirrors_are_not_links(store) -> None:  # noqa: ANN001
+    """The API shows a source's rdfs:seeAlso as its link; copies it was read in are vkg:readAt."""
+    rdfs = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+    without_link = (
+        PREFIXES
+        + rdfs
+        + "SELECT (COUNT(*) AS ?n) { ?s a vkg:Source FILTER NOT EXISTS { ?s rdfs:seeAlso ?u } }"
+    )
+    assert count(store, without_link) == 0
+    mirror_as_link = (
+        PREFIXES + rdfs + "SELECT (COUNT(*) AS ?n) { ?s vkg:readAt ?u ; rdfs:seeAlso ?u }"
+    )
+    assert count(store, mirror_as_link) == 0
+    assert count(store, PREFIXES + "SELECT (COUNT(*) AS ?n) { ?s vkg:readAt ?u }") == 4
+
+
+def test_source_links_in_the_api_are_the_sources_own_pages(store) -> None:  # noqa: ANN001
+    from virtkg.facts import read_facts
+
+    shown = {
+        source.url
+        for facts in read_facts(store).values()
+        for fact in facts
+        for source in fact.sources
+        if source.url is not None
+    }
+    assert shown
+    assert not any("docslib.org" in u or "filegear" in u or "blabley" in u for u in shown)
