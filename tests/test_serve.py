@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -171,9 +172,23 @@ def test_production_timeout_kills_the_query_worker(server, tmp_path):
             assert requests.get(url, params={"query": COUNT_TECHNOLOGIES}, timeout=10).ok
         before = _query_workers(proc.pid)
         assert len(before) in (2, 4)  # (the load balancing may leave one HTTP worker idle)
+        answered: list[float] = []
+
+        def query_meanwhile() -> None:
+            time.sleep(0.3)
+            for _ in range(3):  # whichever process takes them, they do not wait for SLOW
+                began = time.monotonic()
+                light = requests.get(url, params={"query": COUNT_TECHNOLOGIES}, timeout=10)
+                assert light.ok
+                answered.append(time.monotonic() - began)
+
+        other = threading.Thread(target=query_meanwhile)
+        other.start()
         start = time.monotonic()
         response = requests.get(url, params={"query": SLOW}, timeout=30)
         elapsed = time.monotonic() - start
+        other.join()
+        assert len(answered) == 3 and max(answered) < 0.5, answered
         assert response.status_code == 503 and "query_timeout" in response.text
         assert 0.9 <= elapsed < 3.0
         after = _query_workers(proc.pid)

@@ -24,10 +24,11 @@ SERVERS = ("granian", "gunicorn", "werkzeug")
 #: Environment variable that hands the settings to granian's worker processes (which may be
 #: spawned rather than forked, so a module global would not reach them).
 _SETTINGS_ENV = "VIRTKG_SERVE_SETTINGS_JSON"
-#: Python threads per granian worker that run WSGI calls. A request's thread mostly waits on its
-#: query worker's socket (the GIL is free then), so a few threads keep both query workers busy and
-#: let cheap requests pass a slow query; more only add contention on 2 cores.
-GRANIAN_BLOCKING_THREADS = 4
+#: Python threads per granian worker that run WSGI calls. Two, so that a slow query (its thread
+#: waits on a query worker's socket, the GIL free) never holds up the process's cheap requests;
+#: more cost CPU per request (bench_http, 2 cores: 62 us of server CPU per small lookup with 2
+#: threads, 69 with 4; at one connection 82 vs 108 us, as every request wakes another thread).
+GRANIAN_BLOCKING_THREADS = 2
 
 
 def run_server(settings: Settings, *, production: bool = False) -> None:
