@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -351,18 +352,10 @@ def with_charset(media: str) -> str:
 
 # --- the WSGI front ---------------------------------------------------------------------------
 
-_REASONS = {
-    200: "OK",
-    400: "BAD REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT FOUND",
-    406: "NOT ACCEPTABLE",
-    413: "REQUEST ENTITY TOO LARGE",
-    415: "UNSUPPORTED MEDIA TYPE",
-    500: "INTERNAL SERVER ERROR",
-    503: "SERVICE UNAVAILABLE",
-}
+
+@functools.lru_cache(maxsize=32)
+def _status_line(status: int) -> str:
+    return f"{status} {HTTPStatus(status).phrase}"
 
 
 class SparqlQueryMiddleware:
@@ -408,7 +401,7 @@ class SparqlQueryMiddleware:
         origins = state.settings.cors_origins
         if origins:
             answer.headers.extend(cors_headers(origins, environ))
-        start_response(f"{answer.status} {_REASONS.get(answer.status, '')}", answer.headers)
+        start_response(_status_line(answer.status), answer.headers)
         seconds = time.perf_counter() - start
         state.metrics.observe(ENDPOINT, method, answer.status, seconds)
         access_log_line(environ, ENDPOINT, answer.status, seconds, len(answer.body), error_code)
