@@ -243,6 +243,8 @@ def test_compare(client: FlaskClient) -> None:
         ("", 400),
         ("?ids=docker", 400),
         ("?ids=docker,docker", 400),
+        ("?ids=docker,gvisor,docker", 400),  # the document says unique; no silent merging
+        ("?ids=docker&ids=gvisor&ids=gvisor", 400),
         ("?ids=" + ",".join(sorted(TECHNOLOGIES)[:7]), 400),
         ("?ids=docker,nope", 404),
         ("?ids=docker,gvisor&colour=red", 400),

@@ -260,7 +260,14 @@ def scenario_detail(store, scenario_id: str) -> dict[str, Any]:  # noqa: ANN001
 def compare(store, ids: Sequence[str]) -> dict[str, Any]:  # noqa: ANN001
     """Side-by-side facts of 2 to 6 technologies: one row per property, in each row the facts
     of every technology (as :meth:`~virtkg.facts.Fact.to_dict`, possibly none)."""
-    unique = list(dict.fromkeys(i.strip() for i in ids if i.strip()))
+    given = [i.strip() for i in ids if i.strip()]
+    unique = list(dict.fromkeys(given))
+    if len(unique) < len(given):
+        twice = sorted({i for i in given if given.count(i) > 1})
+        raise InvalidParameter(
+            f"compare ids must be distinct; given more than once: {', '.join(twice)}",
+            details={"repeated": twice},
+        )
     if not 2 <= len(unique) <= 6:
         raise InvalidParameter(
             f"compare needs 2 to 6 distinct technology ids, got {len(unique)}",
