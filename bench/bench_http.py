@@ -15,7 +15,8 @@ with an app factory that loads the knowledge base plus the synthetic data. All s
 once and the rounds are interleaved (round 1 of every server and case, then round 2, ...), so a
 change in the machine's load hits all of them alike. Prints the median requests/s of
 ``--rounds`` runs, p50/p99 latency, the load average before, per round and after, and the
-ratios to the Oxigraph server.
+ratios to the Oxigraph server, and the server's CPU time per request (every process of the
+server's process group, from /proc) with its ratio, which other load disturbs much less.
 
     python bench/bench_http.py [--seconds 4] [--rounds 3] [--triples 100000] [--direct]
                                [--only granian --only oxigraph ...]
@@ -235,6 +236,26 @@ def run_python(url: str, connections: int, seconds: int) -> dict:
     }
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time of every live process in process group ``pgid`` (Linux /proc).
+
+    Server CPU per request is much less disturbed by other work on the machine than requests/s.
+    Processes that ended during a run (a replaced query worker) are not counted.
+    """
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state ppid pgrp ... utime (14th field) stime (15th)
+        if int(fields[2]) == pgid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _cases(label: str, port: int) -> list[tuple[str, str]]:
     """(case name, URL) pairs a server is measured on."""
     path = "/query" if label == "oxigraph" else "/sparql"
@@ -298,7 +319,11 @@ def main() -> int:
                 for conns in (1, 16):
                     for label in labels:
                         for qname, url in cases[label]:
+                            before = group_cpu_seconds(procs[label].pid)
                             r = load(url, conns, args.seconds)
+                            used = group_cpu_seconds(procs[label].pid) - before
+                            requests = r["rps"] * args.seconds
+                            r["cpu_us"] = used / requests * 1e6 if requests else float("nan")
                             runs.setdefault((label, qname, conns), []).append(r)
         finally:
             for proc in procs.values():
@@ -307,11 +332,12 @@ def main() -> int:
     results = {k: sorted(rs, key=lambda run: run["rps"])[len(rs) // 2] for k, rs in runs.items()}
     print(f"\nload average after: {_load()}")
     print(f"{'server':17} {'case':9} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'non-2xx':>7}  rounds (req/s)")  # fmt: skip
+          f"{'non-2xx':>7} {'CPU us/req':>10}  rounds (req/s)")  # fmt: skip
     for (label, qname, conns), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][2])):
         every = ", ".join(f"{run['rps']:.0f}" for run in runs[(label, qname, conns)])
+        cpu = statistics.median(run["cpu_us"] for run in runs[(label, qname, conns)])
         print(f"{label:17} {qname:9} {conns:5} {r['rps']:9.0f} {r['p50_ms']:8.2f} "
-              f"{r['p99_ms']:8.2f} {r['errors']:7}  {every}")  # fmt: skip
+              f"{r['p99_ms']:8.2f} {r['errors']:7} {cpu:10.1f}  {every}")  # fmt: skip
     if "oxigraph" in labels:
         print("\nratio to the Oxigraph server (requests/s):")
         for label in labels[:-1]:
@@ -321,6 +347,16 @@ def main() -> int:
                     ours = results[(label, qname, conns)]["rps"]
                     theirs = results[("oxigraph", qname, conns)]["rps"]
                     parts.append(f"{qname} c={conns} {ours / theirs:.2f}x")
+            print(f"  {label:17} " + "   ".join(parts))
+        print("ratio of server CPU per request, Oxigraph / virtkg (higher is better for virtkg):")
+        for label in labels[:-1]:
+            parts = []
+            for qname in QUERIES:
+                for conns in (1, 16):
+                    ours = statistics.median(r["cpu_us"] for r in runs[(label, qname, conns)])
+                    ref = runs[("oxigraph", qname, conns)]
+                    theirs = statistics.median(r["cpu_us"] for r in ref)
+                    parts.append(f"{qname} c={conns} {theirs / ours:.2f}x")
             print(f"  {label:17} " + "   ".join(parts))
     return 0
 
