@@ -2,9 +2,11 @@
 
 The TBox is closed with the generic schema rules, then compiled into concrete SPARQL ``INSERT``s
 (:func:`virtkg.reasoning.rules.compile_rules`). Rounds run until a round adds nothing; in each round
-only the rules whose input predicates or classes changed in the previous round run again. After the
-fixpoint the consistency checks run; a violation raises
-:class:`~virtkg.errors.InconsistentKnowledgeBase`.
+only the rules whose input predicates or classes changed in the previous round run again, reading
+that round's new triples. Each round writes its new triples to the default graph and to a graph of
+its own, which is never copied or cleared (the in-memory store keeps removed quads until it is
+dropped); the inferred triples are the union of the round graphs. After the fixpoint the
+consistency checks run; a violation raises :class:`~virtkg.errors.InconsistentKnowledgeBase`.
 """
 
 from __future__ import annotations
@@ -18,12 +20,11 @@ from pyoxigraph import BlankNode, DefaultGraph, NamedNode, Quad, Store, Triple, 
 from virtkg.errors import InconsistentKnowledgeBase
 from virtkg.reasoning.rules import (
     CHECKS,
-    DELTA_GRAPH,
-    NEW_GRAPH,
     OWL,
     PREFIXES,
     RDF,
     RDFS,
+    ROUND_GRAPH_PREFIX,
     SCHEMA_PREDICATES,
     SCHEMA_RULES,
     SCHEMA_TYPES,
@@ -32,8 +33,6 @@ from virtkg.reasoning.rules import (
     compile_rules,
 )
 
-INFERRED = NamedNode("urn:virtkg:reasoning:inferred")
-_NEW = NamedNode(NEW_GRAPH)
 _TYPE = RDF + "type"
 _TRIVIAL_OBJECTS = {(_TYPE, OWL + "Thing"), (RDFS + "subClassOf", OWL + "Thing")}
 _REFLEXIVE = {
@@ -99,22 +98,20 @@ def _quads(asserted: Iterable[Triple]) -> Iterator[Quad]:
             yield Quad(s, t.predicate, o, graph)
 
 
-def _end_round(store: Store) -> set[Key]:
-    """Keys (predicates, classes) that got new triples this round.
+def _round_graph(number: int) -> str:
+    return f"{ROUND_GRAPH_PREFIX}{number}"
 
-    The round's new triples are added to INFERRED and become the next round's delta.
-    """
+
+def _keys(store: Store, graph: str) -> set[Key]:
+    """Keys (predicates, classes) of the triples in ``graph`` (a round's new triples)."""
     keys: set[Key] = set()
-    for row in store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{NEW_GRAPH}> {{ ?s ?p ?o }} }}"):
+    for row in store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"):
         keys.add(("p", row[0].value))
     if not keys:
         return keys
-    for row in store.query(f"SELECT DISTINCT ?c WHERE {{ GRAPH <{NEW_GRAPH}> {{ ?s a ?c }} }}"):
+    for row in store.query(f"SELECT DISTINCT ?c WHERE {{ GRAPH <{graph}> {{ ?s a ?c }} }}"):
         if isinstance(row[0], NamedNode):
             keys.add(("t", row[0].value))
-    store.update(
-        f"ADD <{NEW_GRAPH}> TO <{INFERRED.value}> ; MOVE SILENT <{NEW_GRAPH}> TO <{DELTA_GRAPH}>"
-    )
     return keys
 
 
@@ -125,16 +122,21 @@ def _touches_schema(keys: set[Key]) -> bool:
     )
 
 
-def _close_schema(store: Store, disabled: Collection[str]) -> int:
-    """Run the schema rules until nothing is new; return the number of rule runs."""
+def _close_schema(store: Store, disabled: Collection[str], graphs: list[str]) -> int:
+    """Run the schema rules until nothing is new; return the number of rule runs.
+
+    Each round that adds triples appends its graph to ``graphs``.
+    """
     runs = 0
     while True:
+        target = _round_graph(len(graphs) + 1)
         for rule in SCHEMA_RULES:
             if rule.name not in disabled:
-                store.update(rule.sparql, prefixes=PREFIXES)
+                store.update(rule.sparql(target), prefixes=PREFIXES)
                 runs += 1
-        if not _end_round(store):
+        if not _keys(store, target):
             return runs
+        graphs.append(target)
 
 
 def _is_output(q: Quad) -> bool:
@@ -151,8 +153,8 @@ def _is_output(q: Quad) -> bool:
 
 def _asserted_types(store: Store, entity: NamedNode) -> list[str]:
     rows = store.query(
-        f"SELECT ?x ?c WHERE {{ ?x a ?c "
-        f"FILTER NOT EXISTS {{ GRAPH <{INFERRED.value}> {{ ?x a ?c }} }} "
+        "SELECT ?x ?c WHERE { ?x a ?c "
+        "FILTER NOT EXISTS { GRAPH ?round { ?x a ?c } } "
         "FILTER(isIRI(?c) && !STRSTARTS(STR(?c), STR(owl:))) }",
         prefixes=PREFIXES,
         substitutions={Variable("x"): entity},
@@ -212,6 +214,7 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     store.extend(_quads(asserted))
     stats["load"] = time.perf_counter() - start
 
+    graphs: list[str] = []  # the round graphs that got new triples, in order
     rounds = runs = 0
     rules: list = []
     changed: set[Key] | None = None
@@ -219,22 +222,25 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     while True:
         if schema_dirty:
             t = time.perf_counter()
-            runs += _close_schema(store, disabled)
+            runs += _close_schema(store, disabled, graphs)
             rules = compile_rules(store, disabled)
             stats["schema"] = stats.get("schema", 0.0) + time.perf_counter() - t
             changed, schema_dirty = None, False
         rounds += 1
+        target = _round_graph(len(graphs) + 1)
         for rule in rules:
             if changed is None:
-                store.update(rule.sparql, prefixes=PREFIXES)
+                sparql = rule.sparql(target)
             elif rule.inputs is None or rule.inputs & changed:
-                store.update(rule.delta_sparql(changed), prefixes=PREFIXES)
+                sparql = rule.delta_sparql(changed, graphs[-1], target)
             else:
                 continue
+            store.update(sparql, prefixes=PREFIXES)
             runs += 1
-        changed = _end_round(store)
+        changed = _keys(store, target)
         if not changed:
             break
+        graphs.append(target)
         schema_dirty = _touches_schema(changed)
     stats["rules"] = time.perf_counter() - start - stats["load"] - stats["schema"]
 
@@ -244,7 +250,10 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
 
     t = time.perf_counter()
     inferred = [
-        q.triple for q in store.quads_for_pattern(None, None, None, INFERRED) if _is_output(q)
+        q.triple
+        for graph in graphs
+        for q in store.quads_for_pattern(None, None, None, NamedNode(graph))
+        if _is_output(q)
     ]
     stats["output"] = time.perf_counter() - t
     return MaterializeResult(

@@ -9,7 +9,8 @@ Three kinds of rules:
 * consistency checks: ``SELECT``s listing the violations of the ``false``-headed rules.
 
 Every ``INSERT`` writes its conclusion to the default graph (so later rules see it at once) and to
-:data:`NEW_GRAPH` (so the chainer knows what changed in a round). Only IRIs of TBox terms read from
+the current round's graph (so the chainer knows what changed in a round; the next round's
+semi-naive rules read it as their delta). Only IRIs of TBox terms read from
 the graph are written into the SPARQL text, always serialized by pyoxigraph (``str(NamedNode)``);
 literal values (``owl:hasValue "x"``) are joined from the graph, never formatted in. Blank nodes are
 skolemized to IRIs under :data:`SKOLEM_PREFIX` before reasoning, so every TBox term is an IRI.
@@ -28,8 +29,7 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 
-NEW_GRAPH = "urn:virtkg:reasoning:new"
-DELTA_GRAPH = "urn:virtkg:reasoning:delta"
+ROUND_GRAPH_PREFIX = "urn:virtkg:reasoning:round:"
 SKOLEM_PREFIX = "urn:virtkg:skolem:"
 
 PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL}
@@ -61,41 +61,44 @@ SCHEMA_TYPES = frozenset({OWL + "TransitiveProperty", OWL + "SymmetricProperty"}
 
 @dataclass(frozen=True)
 class Rule:
-    """One SPARQL ``INSERT`` rule.
+    """One SPARQL ``INSERT`` rule: ``head`` (triple patterns) if ``where`` holds.
 
-    ``sparql`` reads the whole default graph. With ``atoms`` the rule also has a semi-naive form
-    (:meth:`delta_sparql`): one branch per atom whose input changed, that atom read from the
-    previous round's new triples (:data:`DELTA_GRAPH`), the others from the default graph.
+    :meth:`sparql` reads the whole default graph. With ``atoms`` the rule also has a semi-naive
+    form (:meth:`delta_sparql`): one branch per atom whose input changed, that atom read from the
+    previous round's graph, the others from the default graph.
     ``inputs`` = None means "run whenever anything changed".
     """
 
     name: str
-    sparql: str
+    head: str
+    where: str
     inputs: frozenset[Key] | None = None
-    head: str = ""
     atoms: tuple[tuple[Key | None, str], ...] = ()
     tbox: str = ""
     filters: str = ""
     guard: str = ""
 
-    def delta_sparql(self, changed: set[Key]) -> str:
-        """The semi-naive form for the keys that changed (the full form if there is none)."""
-        if not self.atoms:
-            return self.sparql
+    def sparql(self, target: str) -> str:
+        """The full form: new conclusions go to the default graph and to graph ``target``."""
+        return _insert(self.head, self.where, target, self.guard)
+
+    def delta_sparql(self, changed: set[Key], delta: str, target: str) -> str:
+        """The semi-naive form for the keys that changed, reading graph ``delta`` (the previous
+        round's new triples); the full form if no atom reads a changed key."""
         texts = [text for _, text in self.atoms]
         branches = []
         for i, (key, text) in enumerate(self.atoms):
             if key is None or key in changed:
-                parts = [f"GRAPH <{DELTA_GRAPH}> {{ {text} }}", *texts[:i], *texts[i + 1 :]]
+                parts = [f"GRAPH <{delta}> {{ {text} }}", *texts[:i], *texts[i + 1 :]]
                 branches.append("{ " + " ".join(parts) + " }")
         if not branches:
-            return self.sparql
+            return self.sparql(target)
         where = f"{self.tbox} {' UNION '.join(branches)} {self.filters}"
-        return _insert(self.head, where, self.guard)
+        return _insert(self.head, where, target, self.guard)
 
 
-def _insert(head: str, where: str, guard: str = "") -> str:
-    """An INSERT of ``head`` (if new) into the default graph and the per-round change graph.
+def _insert(head: str, where: str, target: str, guard: str = "") -> str:
+    """An INSERT of ``head`` (if new) into the default graph and graph ``target``.
 
     "If new" is a MINUS (a hash anti-join in Oxigraph, ~15x faster here than FILTER NOT EXISTS);
     ``guard`` (TBox patterns) narrows what the MINUS side scans; MINUS compares shared variables
@@ -103,7 +106,7 @@ def _insert(head: str, where: str, guard: str = "") -> str:
     """
     variables = " ".join(sorted(set(re.findall(r"\?\w+", head))))
     return (
-        f"INSERT {{ {head} GRAPH <{NEW_GRAPH}> {{ {head} }} }}\n"
+        f"INSERT {{ {head} GRAPH <{target}> {{ {head} }} }}\n"
         f"WHERE {{ {{ SELECT DISTINCT {variables} WHERE {{ {where} }} }} "
         f"MINUS {{ {guard} {head} }} }}"
     )
@@ -133,9 +136,9 @@ def make_rule(
     guard: str = "",
 ) -> Rule:
     """A rule whose body is ``tbox`` (schema patterns) + data ``atoms`` + ``filters``."""
-    full = _insert(head, f"{tbox} {' '.join(atoms)} {filters}", guard)
+    where = f"{tbox} {' '.join(atoms)} {filters}"
     keyed = tuple((_atom_key(a), a) for a in atoms) if semi_naive else ()
-    return Rule(name, full, frozenset(inputs), head, keyed, tbox, filters, guard)
+    return Rule(name, head, where, frozenset(inputs), keyed, tbox, filters, guard)
 
 
 def _values(var: str, iris: Iterable[str]) -> str:
@@ -156,51 +159,39 @@ MEMBER = "rdf:rest*/rdf:first"
 
 #: Schema rules: generic over the TBox, run to a fixpoint before the instance rules are compiled.
 SCHEMA_RULES: tuple[Rule, ...] = (
-    Rule(
-        "scm-sco",
-        _insert("?a rdfs:subClassOf ?c .", f"?a {SCO} ?b . ?b {SCO} ?c . FILTER(?a != ?c)"),
-    ),
+    Rule("scm-sco", "?a rdfs:subClassOf ?c .", f"?a {SCO} ?b . ?b {SCO} ?c . FILTER(?a != ?c)"),
     Rule(
         "scm-eqc1",
-        _insert(
-            "?a rdfs:subClassOf ?b .", f"{{ ?a {EQC} ?b }} UNION {{ ?b {EQC} ?a }} FILTER(?a != ?b)"
-        ),
+        "?a rdfs:subClassOf ?b .",
+        f"{{ ?a {EQC} ?b }} UNION {{ ?b {EQC} ?a }} FILTER(?a != ?b)",
     ),
     Rule(
-        "scm-eqc2",
-        _insert("?a owl:equivalentClass ?b .", f"?a {SCO} ?b . ?b {SCO} ?a . FILTER(?a != ?b)"),
+        "scm-eqc2", "?a owl:equivalentClass ?b .", f"?a {SCO} ?b . ?b {SCO} ?a . FILTER(?a != ?b)"
     ),
-    Rule(
-        "scm-spo",
-        _insert("?a rdfs:subPropertyOf ?c .", f"?a {SPO} ?b . ?b {SPO} ?c . FILTER(?a != ?c)"),
-    ),
+    Rule("scm-spo", "?a rdfs:subPropertyOf ?c .", f"?a {SPO} ?b . ?b {SPO} ?c . FILTER(?a != ?c)"),
     Rule(
         "scm-eqp1",
-        _insert(
-            "?a rdfs:subPropertyOf ?b .",
-            f"{{ ?a {EQP} ?b }} UNION {{ ?b {EQP} ?a }} FILTER(?a != ?b)",
-        ),
+        "?a rdfs:subPropertyOf ?b .",
+        f"{{ ?a {EQP} ?b }} UNION {{ ?b {EQP} ?a }} FILTER(?a != ?b)",
     ),
     Rule(
         "scm-eqp2",
-        _insert("?a owl:equivalentProperty ?b .", f"?a {SPO} ?b . ?b {SPO} ?a . FILTER(?a != ?b)"),
+        "?a owl:equivalentProperty ?b .",
+        f"?a {SPO} ?b . ?b {SPO} ?a . FILTER(?a != ?b)",
     ),
-    Rule("scm-dom1", _insert("?p rdfs:domain ?c2 .", f"?p rdfs:domain ?c1 . ?c1 {SCO} ?c2 .")),
-    Rule("scm-dom2", _insert("?p1 rdfs:domain ?c .", f"?p2 rdfs:domain ?c . ?p1 {SPO} ?p2 .")),
-    Rule("scm-rng1", _insert("?p rdfs:range ?c2 .", f"?p rdfs:range ?c1 . ?c1 {SCO} ?c2 .")),
-    Rule("scm-rng2", _insert("?p1 rdfs:range ?c .", f"?p2 rdfs:range ?c . ?p1 {SPO} ?p2 .")),
+    Rule("scm-dom1", "?p rdfs:domain ?c2 .", f"?p rdfs:domain ?c1 . ?c1 {SCO} ?c2 ."),
+    Rule("scm-dom2", "?p1 rdfs:domain ?c .", f"?p2 rdfs:domain ?c . ?p1 {SPO} ?p2 ."),
+    Rule("scm-rng1", "?p rdfs:range ?c2 .", f"?p rdfs:range ?c1 . ?c1 {SCO} ?c2 ."),
+    Rule("scm-rng2", "?p1 rdfs:range ?c .", f"?p2 rdfs:range ?c . ?p1 {SPO} ?p2 ."),
     Rule(
         "scm-int",
-        _insert(
-            "?c rdfs:subClassOf ?m .",
-            f"?c owl:intersectionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)",
-        ),
+        "?c rdfs:subClassOf ?m .",
+        f"?c owl:intersectionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)",
     ),
     Rule(
         "scm-uni",
-        _insert(
-            "?m rdfs:subClassOf ?c .", f"?c owl:unionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)"
-        ),
+        "?m rdfs:subClassOf ?c .",
+        f"?c owl:unionOf ?l . ?l {MEMBER} ?m . FILTER(?c != ?m)",
     ),
 )
 
