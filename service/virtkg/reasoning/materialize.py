@@ -1,19 +1,24 @@
 """Forward-chaining OWL 2 RL materialization over a scratch in-memory pyoxigraph store.
 
 The TBox is closed with the generic schema rules, then compiled into concrete SPARQL ``INSERT``s
-(:func:`virtkg.reasoning.rules.compile_rules`). Rounds run until a round adds nothing; in each round
-only the rules whose input predicates or classes changed in the previous round run again, reading
-that round's new triples. Each round writes its new triples to the default graph and to a graph of
-its own, which is never copied or cleared (the in-memory store keeps removed quads until it is
-dropped); the inferred triples are the union of the round graphs. After the fixpoint the
-consistency checks run; a violation raises :class:`~virtkg.errors.InconsistentKnowledgeBase`.
+(:func:`virtkg.reasoning.rules.compile_rules`), ordered so that the rules writing a predicate or
+class run before those reading it (strongly connected components in topological order). Passes
+over the rules run until a pass adds nothing. A rule's first run reads the whole graph; later runs
+are semi-naive: they run only if the rule's inputs got new triples since its last run, and join one
+atom at a time against just those triples. Each run writes its new triples to the default graph and
+to a graph of its own, never copied or cleared (the in-memory store keeps removed quads until it is
+dropped); the inferred triples are the union of these graphs. After the fixpoint the consistency
+checks run; a violation raises :class:`~virtkg.errors.InconsistentKnowledgeBase`.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 from pyoxigraph import BlankNode, DefaultGraph, NamedNode, Quad, Store, Triple, Variable
 
@@ -24,12 +29,13 @@ from virtkg.reasoning.rules import (
     PREFIXES,
     RDF,
     RDFS,
-    ROUND_GRAPH_PREFIX,
+    RUN_GRAPH_PREFIX,
     SCHEMA_PREDICATES,
     SCHEMA_RULES,
     SCHEMA_TYPES,
     SKOLEM_PREFIX,
     Key,
+    Rule,
     compile_rules,
 )
 
@@ -57,7 +63,7 @@ SHORT_PREFIXES = {
 
 @dataclass
 class MaterializeResult:
-    """New triples (never already asserted), number of instance-rule rounds, wall seconds."""
+    """New triples (never already asserted), passes over the instance rules, wall seconds."""
 
     inferred: list[Triple]
     rounds: int
@@ -98,12 +104,8 @@ def _quads(asserted: Iterable[Triple]) -> Iterator[Quad]:
             yield Quad(s, t.predicate, o, graph)
 
 
-def _round_graph(number: int) -> str:
-    return f"{ROUND_GRAPH_PREFIX}{number}"
-
-
 def _keys(store: Store, graph: str) -> set[Key]:
-    """Keys (predicates, classes) of the triples in ``graph`` (a round's new triples)."""
+    """Keys (predicates, classes) of the triples in ``graph``."""
     keys: set[Key] = set()
     for row in store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"):
         keys.add(("p", row[0].value))
@@ -115,6 +117,100 @@ def _keys(store: Store, graph: str) -> set[Key]:
     return keys
 
 
+class _Written:
+    """The graphs the chainer wrote new triples to, in order, with the keys found in each."""
+
+    def __init__(self) -> None:
+        self.graphs: list[str] = []
+        self._by_key: dict[Key, list[int]] = defaultdict(list)
+        self._named = 0
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def new_name(self) -> str:
+        """A fresh graph name for the next run's new triples."""
+        self._named += 1
+        return f"{RUN_GRAPH_PREFIX}{self._named}"
+
+    def record(self, store: Store, graph: str) -> set[Key]:
+        """Keep ``graph`` if the run that wrote it added triples; return their keys."""
+        keys = _keys(store, graph)
+        if keys:
+            for key in keys:
+                self._by_key[key].append(len(self.graphs))
+            self.graphs.append(graph)
+        return keys
+
+    def since(self, start: int, keys: frozenset[Key] | None) -> list[str]:
+        """Graphs from position ``start`` on that hold triples with one of ``keys`` (None: any)."""
+        if keys is None:
+            return self.graphs[start:]
+        found: set[int] = set()
+        for key in keys:
+            positions = self._by_key.get(key, [])
+            found.update(positions[bisect_left(positions, start) :])
+        return [self.graphs[i] for i in sorted(found)]
+
+
+def _components(edges: list[list[int]]) -> list[list[int]]:
+    """Strongly connected components of a graph given as adjacency lists (iterative Tarjan),
+    each listed after every component it has an edge to."""
+    index = [-1] * len(edges)
+    low = [0] * len(edges)
+    on_stack = [False] * len(edges)
+    stack: list[int] = []
+    components: list[list[int]] = []
+    counter = 0
+    for root in range(len(edges)):
+        if index[root] != -1:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, next_edge = work.pop()
+            if next_edge == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on_stack[v] = True
+            for j in range(next_edge, len(edges[v])):
+                w = edges[v][j]
+                if index[w] == -1:
+                    work += [(v, j + 1), (w, 0)]
+                    break
+                if on_stack[w]:
+                    low[v] = min(low[v], index[w])
+            else:
+                if low[v] == index[v]:
+                    component = []
+                    while not component or component[-1] != v:
+                        component.append(stack.pop())
+                        on_stack[component[-1]] = False
+                    components.append(sorted(component))
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+    return components
+
+
+def order_rules(rules: list[Rule]) -> list[Rule]:
+    """The rules with writers before readers: strongly connected components of the "writes a key
+    that reads" graph in topological order, rules within one in their given order."""
+    readers: dict[Key, set[int]] = defaultdict(set)
+    read_all = {i for i, rule in enumerate(rules) if rule.inputs is None}
+    for i, rule in enumerate(rules):
+        for key in rule.inputs or ():
+            readers[key].add(i)
+    edges = []
+    for rule in rules:
+        if rule.outputs is None:
+            edges.append(list(range(len(rules))))
+        else:
+            found = set(read_all).union(*(readers.get(key, ()) for key in rule.outputs))
+            edges.append(sorted(found))
+    return [rules[i] for component in reversed(_components(edges)) for i in component]
+
+
 def _touches_schema(keys: set[Key]) -> bool:
     return any(
         (kind == "p" and iri in SCHEMA_PREDICATES) or (kind == "t" and iri in SCHEMA_TYPES)
@@ -122,21 +218,17 @@ def _touches_schema(keys: set[Key]) -> bool:
     )
 
 
-def _close_schema(store: Store, disabled: Collection[str], graphs: list[str]) -> int:
-    """Run the schema rules until nothing is new; return the number of rule runs.
-
-    Each round that adds triples appends its graph to ``graphs``.
-    """
+def _close_schema(store: Store, disabled: Collection[str], written: _Written) -> int:
+    """Run the schema rules until nothing is new; return the number of rule runs."""
     runs = 0
     while True:
-        target = _round_graph(len(graphs) + 1)
+        target = written.new_name()
         for rule in SCHEMA_RULES:
             if rule.name not in disabled:
                 store.update(rule.sparql(target), prefixes=PREFIXES)
                 runs += 1
-        if not _keys(store, target):
+        if not written.record(store, target):
             return runs
-        graphs.append(target)
 
 
 def _is_output(q: Quad) -> bool:
@@ -214,34 +306,40 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     store.extend(_quads(asserted))
     stats["load"] = time.perf_counter() - start
 
-    graphs: list[str] = []  # the round graphs that got new triples, in order
-    rounds = runs = 0
-    rules: list = []
-    changed: set[Key] | None = None
+    written = _Written()
+    passes = runs = 0
+    rules: list[Rule] = []
+    last_run: list[int | None] = []  # per rule: len(written) when it last ran
     schema_dirty = True
     while True:
         if schema_dirty:
             t = time.perf_counter()
-            runs += _close_schema(store, disabled, graphs)
-            rules = compile_rules(store, disabled)
+            runs += _close_schema(store, disabled, written)
+            rules = order_rules(compile_rules(store, disabled))
+            last_run = [None] * len(rules)
             stats["schema"] = stats.get("schema", 0.0) + time.perf_counter() - t
-            changed, schema_dirty = None, False
-        rounds += 1
-        target = _round_graph(len(graphs) + 1)
-        for rule in rules:
-            if changed is None:
+            schema_dirty = False
+        passes += 1
+        before = len(written)
+        for i, rule in enumerate(rules):
+            seen = last_run[i]
+            target = written.new_name()
+            if seen is None or (not rule.atoms and written.since(seen, rule.inputs)):
                 sparql = rule.sparql(target)
-            elif rule.inputs is None or rule.inputs & changed:
-                sparql = rule.delta_sparql(changed, graphs[-1], target)
+            elif rule.atoms:
+                sparql = rule.delta_sparql(partial(written.since, seen), target)
             else:
+                sparql = None
+            if sparql is None:
                 continue
+            last_run[i] = len(written)
             store.update(sparql, prefixes=PREFIXES)
             runs += 1
-        changed = _keys(store, target)
-        if not changed:
+            if _touches_schema(written.record(store, target)):
+                schema_dirty = True
+                break
+        if len(written) == before:
             break
-        graphs.append(target)
-        schema_dirty = _touches_schema(changed)
     stats["rules"] = time.perf_counter() - start - stats["load"] - stats["schema"]
 
     t = time.perf_counter()
@@ -251,14 +349,14 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     t = time.perf_counter()
     inferred = [
         q.triple
-        for graph in graphs
+        for graph in written.graphs
         for q in store.quads_for_pattern(None, None, None, NamedNode(graph))
         if _is_output(q)
     ]
     stats["output"] = time.perf_counter() - t
     return MaterializeResult(
         inferred=inferred,
-        rounds=rounds,
+        rounds=passes,
         seconds=time.perf_counter() - start,
         rule_runs=runs,
         rules=len(rules),

@@ -5,12 +5,13 @@ Three kinds of rules:
 * schema rules (``scm-*``): generic ``INSERT``s over the TBox, run first until nothing is new;
 * instance rules: compiled from the closed TBox by :func:`compile_rules` into one concrete
   ``INSERT`` per axiom group, each tagged with the inputs (predicates, class memberships) it reads
-  so the chainer re-runs only the rules whose inputs changed (rule-level semi-naive evaluation);
+  and the outputs it writes, so the chainer can order them producers first and re-run a rule only
+  on the triples its inputs got since it last ran (semi-naive evaluation);
 * consistency checks: ``SELECT``s listing the violations of the ``false``-headed rules.
 
 Every ``INSERT`` writes its conclusion to the default graph (so later rules see it at once) and to
-the current round's graph (so the chainer knows what changed in a round; the next round's
-semi-naive rules read it as their delta). Only IRIs of TBox terms read from
+a graph of the rule run's own (so the chainer knows what each run added; later semi-naive runs read
+those graphs as their delta). Only IRIs of TBox terms read from
 the graph are written into the SPARQL text, always serialized by pyoxigraph (``str(NamedNode)``);
 literal values (``owl:hasValue "x"``) are joined from the graph, never formatted in. Blank nodes are
 skolemized to IRIs under :data:`SKOLEM_PREFIX` before reasoning, so every TBox term is an IRI.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from pyoxigraph import NamedNode, Store
@@ -29,7 +30,7 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 
-ROUND_GRAPH_PREFIX = "urn:virtkg:reasoning:round:"
+RUN_GRAPH_PREFIX = "urn:virtkg:reasoning:run:"
 SKOLEM_PREFIX = "urn:virtkg:skolem:"
 
 PREFIXES = {"rdf": RDF, "rdfs": RDFS, "owl": OWL}
@@ -64,16 +65,16 @@ class Rule:
     """One SPARQL ``INSERT`` rule: ``head`` (triple patterns) if ``where`` holds.
 
     :meth:`sparql` reads the whole default graph. With ``atoms`` the rule also has a semi-naive
-    form (:meth:`delta_sparql`): one branch per atom whose input changed, that atom read from the
-    previous round's graph, the others from the default graph.
-    ``inputs`` = None means "run whenever anything changed".
+    form (:meth:`delta_sparql`). ``inputs`` are the keys the rule reads (None: any), ``outputs``
+    the keys it may write (None: any); each atom carries the keys it reads.
     """
 
     name: str
     head: str
     where: str
     inputs: frozenset[Key] | None = None
-    atoms: tuple[tuple[Key | None, str], ...] = ()
+    outputs: frozenset[Key] | None = None
+    atoms: tuple[tuple[frozenset[Key], str], ...] = ()
     tbox: str = ""
     filters: str = ""
     guard: str = ""
@@ -82,17 +83,27 @@ class Rule:
         """The full form: new conclusions go to the default graph and to graph ``target``."""
         return _insert(self.head, self.where, target, self.guard)
 
-    def delta_sparql(self, changed: set[Key], delta: str, target: str) -> str:
-        """The semi-naive form for the keys that changed, reading graph ``delta`` (the previous
-        round's new triples); the full form if no atom reads a changed key."""
+    def delta_sparql(
+        self, delta: Callable[[frozenset[Key]], Sequence[str]], target: str
+    ) -> str | None:
+        """The semi-naive form: one branch per atom that ``delta`` (keys -> graphs of new triples
+        with those keys) gives graphs for, that atom read from those graphs and the others from
+        the default graph. None if no atom has new triples.
+        """
         texts = [text for _, text in self.atoms]
         branches = []
-        for i, (key, text) in enumerate(self.atoms):
-            if key is None or key in changed:
-                parts = [f"GRAPH <{delta}> {{ {text} }}", *texts[:i], *texts[i + 1 :]]
+        for i, (keys, text) in enumerate(self.atoms):
+            if graphs := delta(keys):
+                # VALUES first, so that Oxigraph's join order starts from the (small) delta.
+                values = " ".join(f"<{g}>" for g in graphs)
+                parts = [
+                    f"VALUES ?delta {{ {values} }} GRAPH ?delta {{ {text} }}",
+                    *texts[:i],
+                    *texts[i + 1 :],
+                ]
                 branches.append("{ " + " ".join(parts) + " }")
         if not branches:
-            return self.sparql(target)
+            return None
         where = f"{self.tbox} {' UNION '.join(branches)} {self.filters}"
         return _insert(self.head, where, target, self.guard)
 
@@ -117,7 +128,7 @@ _PROPERTY_ATOM = re.compile(r"^\?\w+ <([^>]+)> \?\w+ \.$")
 
 
 def _atom_key(atom: str) -> Key | None:
-    """The input key an atom reads, if it names its class or predicate."""
+    """The key an atom (or a head) reads or writes, if it names its class or predicate."""
     if m := _TYPE_ATOM.match(atom):
         return ("t", m.group(1))
     if m := _PROPERTY_ATOM.match(atom):
@@ -134,11 +145,34 @@ def make_rule(
     filters: str = "",
     semi_naive: bool = True,
     guard: str = "",
+    outputs: Iterable[Key] | None = None,
 ) -> Rule:
-    """A rule whose body is ``tbox`` (schema patterns) + data ``atoms`` + ``filters``."""
+    """A rule whose body is ``tbox`` (schema patterns) + data ``atoms`` + ``filters``.
+
+    ``outputs`` defaults to the key of ``head`` (a single triple pattern naming its class or
+    predicate); an atom that names none reads all of ``inputs``.
+    """
+    inputs = frozenset(inputs)
+    if outputs is None:
+        key = _atom_key(head)
+        outputs = [key] if key else None
+    if outputs is not None and any(kind == "t" for kind, _ in outputs):
+        outputs = [*outputs, ("p", RDF + "type")]
     where = f"{tbox} {' '.join(atoms)} {filters}"
-    keyed = tuple((_atom_key(a), a) for a in atoms) if semi_naive else ()
-    return Rule(name, head, where, frozenset(inputs), keyed, tbox, filters, guard)
+    keyed = ()
+    if semi_naive:
+        keyed = tuple((frozenset([key]) if (key := _atom_key(a)) else inputs, a) for a in atoms)
+    return Rule(
+        name,
+        head,
+        where,
+        inputs,
+        None if outputs is None else frozenset(outputs),
+        keyed,
+        tbox,
+        filters,
+        guard,
+    )
 
 
 def _values(var: str, iris: Iterable[str]) -> str:
@@ -304,7 +338,15 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
             tbox=tbox,
             guard=tbox,
         )
-        add("cls-hv2", "?x a ?r .", [f"?x {_n(p)} ?v ."], [("p", p)], tbox=tbox, guard=tbox)
+        add(
+            "cls-hv2",
+            "?x a ?r .",
+            [f"?x {_n(p)} ?v ."],
+            [("p", p)],
+            tbox=tbox,
+            guard=tbox,
+            outputs=(("t", r) for r in restrictions),
+        )
 
     # cls-int1 / cls-int2 / cls-uni.
     for c, members in _members(store, "owl:intersectionOf").items():
