@@ -37,6 +37,7 @@ from virtkg.reasoning.rules import (
     Key,
     Rule,
     compile_rules,
+    merged_restrictions,
 )
 
 _TYPE = RDF + "type"
@@ -257,12 +258,13 @@ def _asserted_types(store: Store, entity: NamedNode) -> list[str]:
 def check_consistency(store: Store, disabled: Collection[str] = (), limit: int = 20) -> None:
     """Run the ``false``-headed rules; raise InconsistentKnowledgeBase listing the violations."""
     violations: list[dict] = []
+    merged = merged_restrictions(store, disabled)
     for check in CHECKS:
         if check.name in disabled:
             continue
         rows = [
             row
-            for sparql in check.queries(store)
+            for sparql in check.queries(store, merged)
             for row in store.query(sparql + f" LIMIT {int(limit)}", prefixes=PREFIXES)
         ]
         for row in rows:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pyoxigraph import NamedNode, Store
@@ -269,10 +269,40 @@ def _members(store: Store, predicate: str) -> dict[str, list[str]]:
     return out
 
 
+def merged_restrictions(store: Store, disabled: Collection[str] = ()) -> dict[str, str]:
+    """Anonymous ``owl:hasValue`` restrictions -> the one of them that stands for all those on the
+    same property and value.
+
+    cls-hv1 and cls-hv2 make ``x`` a member of ``[p value v]`` exactly when ``x p v`` holds, so all
+    such restrictions have the same members, and the instance rules and checks can read and write
+    one of them for all: our ontologies repeat ``[satisfies value R]`` in every axiom, and this
+    halves the memberships the chainer stores. Only skolemized restrictions with a single property
+    and value are replaced, never named classes; nothing is merged if either rule is disabled.
+    """
+    if {"cls-hv1", "cls-hv2"} & set(disabled):
+        return {}
+    rows = store.query(
+        "SELECT ?r (SAMPLE(?p) AS ?prop) (SAMPLE(?v) AS ?value) "
+        "WHERE { ?r owl:hasValue ?v ; owl:onProperty ?p } GROUP BY ?r "
+        "HAVING (COUNT(DISTINCT ?p) = 1 && COUNT(DISTINCT ?v) = 1)",
+        prefixes=PREFIXES,
+    )
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in rows:
+        r, prop, value = row[0], row[1], row[2]
+        if r.value.startswith(SKOLEM_PREFIX) and isinstance(prop, NamedNode):
+            groups[(prop.value, str(value))].append(r.value)
+    return {r: min(group) for group in groups.values() for r in group}
+
+
 def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
     """Read the (closed) TBox in ``store`` and generate the concrete instance rules."""
     thing = OWL + "Thing"
     rules: list[Rule] = []
+    merged = merged_restrictions(store, disabled)
+
+    def cls(iri: str) -> str:
+        return merged.get(iri, iri)
 
     def add(name: str, head: str, atoms: Sequence[str], inputs: Iterable[Key], **kw) -> None:
         if name not in disabled:
@@ -320,7 +350,7 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
         by_class: dict[str, set[str]] = defaultdict(set)
         for p, c in _select(store, query):
             if c != thing:
-                by_class[c].add(p)
+                by_class[cls(c)].add(p)
         for c, props in by_class.items():
             add(
                 rule,
@@ -334,8 +364,8 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
     # cax-sco (and cax-eqc1/2 via scm-eqc1): grouped by superclass.
     subs_of: dict[str, set[str]] = defaultdict(set)
     for c, d in _select(store, f"SELECT ?c ?d WHERE {{ ?c {SCO} ?d FILTER(?c != ?d) }}"):
-        if d != thing:
-            subs_of[d].add(c)
+        if d != thing and cls(c) != cls(d):
+            subs_of[cls(d)].add(cls(c))
     for d, subs in subs_of.items():
         add(
             "cax-sco",
@@ -348,7 +378,7 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
     # cls-hv1 / cls-hv2: grouped by property; the value is joined from the graph.
     hv: dict[str, set[str]] = defaultdict(set)
     for r, p in _select(store, "SELECT ?r ?p WHERE { ?r owl:hasValue ?v ; owl:onProperty ?p }"):
-        hv[p].add(r)
+        hv[p].add(cls(r))
     for p, restrictions in hv.items():
         tbox = f"{_values('r', restrictions)} ?r owl:hasValue ?v ."
         add(
@@ -372,7 +402,7 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
 
     # cls-int1 / cls-int2 / cls-uni.
     for c, members in _members(store, "owl:intersectionOf").items():
-        members = [m for m in members if m != thing]
+        c, members = cls(c), list(dict.fromkeys(cls(m) for m in members if m != thing))
         if not members:
             continue
         add(
@@ -384,6 +414,7 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
         for m in members:
             add("cls-int2", f"?x a {_n(m)} .", [f"?x a {_n(c)} ."], [("t", c)])
     for c, members in _members(store, "owl:unionOf").items():
+        c, members = cls(c), {cls(m) for m in members}
         add(
             "cls-uni",
             f"?x a {_n(c)} .",
@@ -396,6 +427,7 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
     for r, p, y in _select(
         store, "SELECT ?r ?p ?y WHERE { ?r owl:someValuesFrom ?y ; owl:onProperty ?p }"
     ):
+        r, y = cls(r), cls(y)
         if y == thing:
             add("cls-svf2", f"?x a {_n(r)} .", [f"?x {_n(p)} ?v ."], [("p", p)])
         else:
@@ -408,6 +440,7 @@ def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
     for r, p, y in _select(
         store, "SELECT ?r ?p ?y WHERE { ?r owl:allValuesFrom ?y ; owl:onProperty ?p }"
     ):
+        r, y = cls(r), cls(y)
         if y != thing:
             add(
                 "cls-avf",
@@ -429,14 +462,16 @@ class Check:
     #: Optional TBox query for (?a ?b) pairs, bound into ``sparql`` as a VALUES block ({pairs}).
     pairs: str = ""
 
-    def queries(self, store: Store) -> list[str]:
-        """The SELECT to run (none if the TBox has no pairs for it)."""
+    def queries(self, store: Store, merged: Mapping[str, str] | None = None) -> list[str]:
+        """The SELECT to run (none if the TBox has no pairs for it); classes in the pairs are
+        replaced as in ``merged`` (:func:`merged_restrictions`)."""
         if not self.pairs:
             return [self.sparql]
         rows = _select(store, self.pairs)
         if not rows:
             return []
-        values = " ".join(f"({_n(a)} {_n(b)})" for a, b in rows)
+        merged = merged or {}
+        values = " ".join(f"({_n(merged.get(a, a))} {_n(merged.get(b, b))})" for a, b in rows)
         return [self.sparql.replace("{pairs}", f"VALUES (?a ?b) {{ {values} }}")]
 
 
@@ -459,8 +494,9 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "cls-com",
-        "SELECT ?x ?a ?b WHERE { ?a owl:complementOf ?b . ?x a ?a . ?x a ?b . }",
+        "SELECT ?x ?a ?b WHERE { {pairs} ?x a ?a . ?x a ?b . }",
         "{x} is both {a} and its complement {b}",
+        pairs="SELECT DISTINCT ?a ?b WHERE { ?a owl:complementOf ?b }",
     ),
     Check(
         "cls-nothing2",
