@@ -105,16 +105,27 @@ def _quads(asserted: Iterable[Triple]) -> Iterator[Quad]:
             yield Quad(s, t.predicate, o, graph)
 
 
-def _keys(store: Store, graph: str) -> set[Key]:
-    """Keys (predicates, classes) of the triples in ``graph``."""
+def _keys(store: Store, graph: str, outputs: frozenset[Key] | None = None) -> set[Key]:
+    """Keys (predicates, classes) of the triples in ``graph``, which a run of a rule with
+    ``outputs`` wrote: read from the graph unless ``outputs`` names them exactly (one class, or
+    one predicate other than rdf:type)."""
+    if not store.contains_named_graph(NamedNode(graph)):
+        return set()
+    if outputs is not None:
+        classes = [key for key in outputs if key[0] == "t"]
+        predicates = [key for key in outputs if key[0] == "p"]
+        one_class = len(classes) == 1 and predicates == [("p", _TYPE)]
+        one_predicate = not classes and len(predicates) == 1 and predicates != [("p", _TYPE)]
+        if one_class or one_predicate:
+            return set(outputs)
     keys: set[Key] = set()
     for row in store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"):
         keys.add(("p", row[0].value))
     if not keys:
         return keys
     for row in store.query(f"SELECT DISTINCT ?c WHERE {{ GRAPH <{graph}> {{ ?s a ?c }} }}"):
-        if isinstance(row[0], NamedNode):
-            keys.add(("t", row[0].value))
+        # ("t", "") stands for rdf:type triples whose object is a literal: no rule reads them.
+        keys.add(("t", row[0].value if isinstance(row[0], NamedNode) else ""))
     return keys
 
 
@@ -123,6 +134,7 @@ class _Written:
 
     def __init__(self) -> None:
         self.graphs: list[str] = []
+        self.keys: list[set[Key]] = []
         self._by_key: dict[Key, list[int]] = defaultdict(list)
         self._named = 0
 
@@ -134,13 +146,15 @@ class _Written:
         self._named += 1
         return f"{RUN_GRAPH_PREFIX}{self._named}"
 
-    def record(self, store: Store, graph: str) -> set[Key]:
-        """Keep ``graph`` if the run that wrote it added triples; return their keys."""
-        keys = _keys(store, graph)
+    def record(self, store: Store, graph: str, outputs: frozenset[Key] | None = None) -> set[Key]:
+        """Keep ``graph`` if the run that wrote it (with ``outputs``) added triples; return their
+        keys."""
+        keys = _keys(store, graph, outputs)
         if keys:
             for key in keys:
                 self._by_key[key].append(len(self.graphs))
             self.graphs.append(graph)
+            self.keys.append(keys)
         return keys
 
     def since(self, start: int, keys: frozenset[Key] | None) -> list[str]:
@@ -230,6 +244,14 @@ def _close_schema(store: Store, disabled: Collection[str], written: _Written) ->
                 runs += 1
         if not written.record(store, target):
             return runs
+
+
+def _only_anonymous_memberships(keys: set[Key]) -> bool:
+    """Whether a graph with these keys holds only memberships of skolemized classes (no output;
+    most of what the chainer writes)."""
+    return all(
+        key == ("p", _TYPE) or (key[0] == "t" and key[1].startswith(SKOLEM_PREFIX)) for key in keys
+    )
 
 
 def _is_output(q: Quad) -> bool:
@@ -337,7 +359,7 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
             last_run[i] = len(written)
             store.update(sparql, prefixes=PREFIXES)
             runs += 1
-            if _touches_schema(written.record(store, target)):
+            if _touches_schema(written.record(store, target, rule.outputs)):
                 schema_dirty = True
                 break
         if len(written) == before:
@@ -351,7 +373,8 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     t = time.perf_counter()
     inferred = [
         q.triple
-        for graph in written.graphs
+        for graph, keys in zip(written.graphs, written.keys, strict=True)
+        if not _only_anonymous_memberships(keys)
         for q in store.quads_for_pattern(None, None, None, NamedNode(graph))
         if _is_output(q)
     ]
