@@ -62,11 +62,12 @@ SCHEMA_TYPES = frozenset({OWL + "TransitiveProperty", OWL + "SymmetricProperty"}
 
 @dataclass(frozen=True)
 class Atom:
-    """A data pattern of a rule body, the keys it reads and, if its class or predicate is a
-    variable, the VALUES block binding it."""
+    """A data pattern of a rule body, the keys it reads, the variables the rest of the rule uses
+    and, if its class or predicate is a variable, the VALUES block binding it."""
 
     pattern: str
     keys: frozenset[Key]
+    keep: frozenset[str]
     values: str = ""
 
 
@@ -110,8 +111,13 @@ class Rule:
             if graphs := delta(atom.keys):
                 # The new triples are scanned whole (they are few) and filtered by the VALUES.
                 names = " ".join(f"<{g}>" for g in graphs)
-                new = _scan(f"VALUES ?delta {{ {names} }} GRAPH ?delta {{ {atom.pattern} }}")
-                others = [_scan(f"{a.values} {a.pattern}") for a in self.atoms if a is not atom]
+                new = _scan(
+                    f"VALUES ?delta {{ {names} }} GRAPH ?delta {{ {atom.pattern} }}",
+                    atom.keep | _variables(atom.values),
+                )
+                others = [
+                    _scan(f"{a.values} {a.pattern}", a.keep) for a in self.atoms if a is not atom
+                ]
                 branches.append(f"{{ {new} {atom.values} {' '.join(others)} }}")
         if not branches:
             return None
@@ -119,9 +125,20 @@ class Rule:
         return _insert(self.head, where, target, self.guard)
 
 
-def _scan(atom: str) -> str:
-    """``atom`` as a subquery: Oxigraph evaluates it once and hash-joins it with the rest."""
-    return f"{{ SELECT * WHERE {{ {atom} }} }}"
+def _variables(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"\?\w+", text))
+
+
+def _scan(atom: str, keep: frozenset[str]) -> str:
+    """``atom`` as a subquery: Oxigraph evaluates it once and hash-joins it with the rest.
+
+    Only the variables in ``keep`` are projected, each solution once if that drops any (but
+    ``?delta``): prp-dom reads each subject's triples, one per predicate, to type it once.
+    """
+    projection = " ".join(sorted(keep)) or "*"
+    if _variables(atom) - keep <= {"?delta"}:
+        return f"{{ SELECT {projection} WHERE {{ {atom} }} }}"
+    return f"{{ SELECT DISTINCT {projection} WHERE {{ {atom} }} }}"
 
 
 def _insert(head: str, where: str, target: str, guard: str = "") -> str:
@@ -178,10 +195,15 @@ def make_rule(
     if outputs is not None and any(kind == "t" for kind, _ in outputs):
         outputs = [*outputs, ("p", RDF + "type")]
     parsed = []
-    for pattern in atoms:
+    for i, pattern in enumerate(atoms):
+        rest = " ".join([head, tbox, filters, *atoms[:i], *atoms[i + 1 :]])
         key = _atom_key(pattern)
-        parsed.append(Atom(pattern, frozenset([key])) if key else Atom(pattern, inputs, values))
-    where = f"{tbox} {' '.join(_scan(f'{a.values} {a.pattern}') for a in parsed)} {filters}"
+        if key:
+            parsed.append(Atom(pattern, frozenset([key]), _variables(pattern) & _variables(rest)))
+        else:
+            keep = _variables(f"{values} {pattern}") & _variables(rest)
+            parsed.append(Atom(pattern, inputs, keep, values))
+    where = f"{tbox} {' '.join(_scan(f'{a.values} {a.pattern}', a.keep) for a in parsed)} {filters}"
     keyed = tuple(parsed) if semi_naive else ()
     return Rule(
         name,
