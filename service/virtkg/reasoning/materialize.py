@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -277,10 +277,20 @@ def _asserted_types(store: Store, entity: NamedNode) -> list[str]:
     return sorted(short_name(row["c"]) for row in rows)
 
 
-def check_consistency(store: Store, disabled: Collection[str] = (), limit: int = 20) -> None:
-    """Run the ``false``-headed rules; raise InconsistentKnowledgeBase listing the violations."""
+def check_consistency(
+    store: Store,
+    disabled: Collection[str] = (),
+    limit: int = 20,
+    merged: Mapping[str, str] | None = None,
+) -> None:
+    """Run the ``false``-headed rules; raise InconsistentKnowledgeBase listing the violations.
+
+    ``merged``: the restrictions whose members are stored under another (default: as
+    :func:`~virtkg.reasoning.rules.merged_restrictions` finds them).
+    """
     violations: list[dict] = []
-    merged = merged_restrictions(store, disabled)
+    if merged is None:
+        merged = merged_restrictions(store, disabled)
     for check in CHECKS:
         if check.name in disabled:
             continue
@@ -316,12 +326,16 @@ def check_consistency(store: Store, disabled: Collection[str] = (), limit: int =
     )
 
 
-def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -> MaterializeResult:
+def materialize(
+    asserted: Iterable[Triple], *, disabled: Collection[str] = (), naive: bool = False
+) -> MaterializeResult:
     """Infer the OWL 2 RL consequences of ``asserted`` that our ontology needs.
 
     Returns only triples that were not asserted, without blank nodes (inferences about anonymous
     restriction classes are intermediate), trivial ``x owl:sameAs x`` or ``rdf:type owl:Thing``.
     ``disabled`` names rules (e.g. ``"cax-sco"``) or checks to leave out (for tests).
+    ``naive`` (the reference for tests) runs every rule on the whole graph in every pass, in
+    compile order, without merging repeated restrictions.
     Raises InconsistentKnowledgeBase when a consistency check fails.
     """
     start = time.perf_counter()
@@ -333,20 +347,24 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     written = _Written()
     passes = runs = 0
     rules: list[Rule] = []
-    last_run: list[int | None] = []  # per rule: len(written) when it last ran
+    last_run: list[int | None] = []  # per rule: len(written) when it last ran (None: never)
+    merged: dict[str, str] = {}
     schema_dirty = True
     while True:
         if schema_dirty:
             t = time.perf_counter()
             runs += _close_schema(store, disabled, written)
-            rules = order_rules(compile_rules(store, disabled))
+            merged = {} if naive else merged_restrictions(store, disabled)
+            rules = compile_rules(store, disabled, merged)
+            if not naive:
+                rules = order_rules(rules)
             last_run = [None] * len(rules)
             stats["schema"] = stats.get("schema", 0.0) + time.perf_counter() - t
             schema_dirty = False
         passes += 1
         before = len(written)
         for i, rule in enumerate(rules):
-            seen = last_run[i]
+            seen = None if naive else last_run[i]
             target = written.new_name()
             if seen is None or (not rule.atoms and written.since(seen, rule.inputs)):
                 sparql = rule.sparql(target)
@@ -367,7 +385,7 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     stats["rules"] = time.perf_counter() - start - stats["load"] - stats["schema"]
 
     t = time.perf_counter()
-    check_consistency(store, disabled)
+    check_consistency(store, disabled, merged=merged)
     stats["checks"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -192,8 +192,10 @@ def make_rule(
     if outputs is None:
         key = _atom_key(head)
         outputs = [key] if key else None
-    if outputs is not None and any(kind == "t" for kind, _ in outputs):
-        outputs = [*outputs, ("p", RDF + "type")]
+    if outputs is not None:
+        outputs = list(outputs)
+        if any(kind == "t" for kind, _ in outputs):
+            outputs.append(("p", RDF + "type"))
     parsed = []
     for i, pattern in enumerate(atoms):
         rest = " ".join([head, tbox, filters, *atoms[:i], *atoms[i + 1 :]])
@@ -317,11 +319,18 @@ def merged_restrictions(store: Store, disabled: Collection[str] = ()) -> dict[st
     return {r: min(group) for group in groups.values() for r in group}
 
 
-def compile_rules(store: Store, disabled: Collection[str] = ()) -> list[Rule]:
-    """Read the (closed) TBox in ``store`` and generate the concrete instance rules."""
+def compile_rules(
+    store: Store, disabled: Collection[str] = (), merged: Mapping[str, str] | None = None
+) -> list[Rule]:
+    """Read the (closed) TBox in ``store`` and generate the concrete instance rules.
+
+    Classes in ``merged`` are replaced by their representative (default: as
+    :func:`merged_restrictions` finds them).
+    """
     thing = OWL + "Thing"
     rules: list[Rule] = []
-    merged = merged_restrictions(store, disabled)
+    if merged is None:
+        merged = merged_restrictions(store, disabled)
 
     def cls(iri: str) -> str:
         return merged.get(iri, iri)
