@@ -335,7 +335,7 @@ def materialize(
     restriction classes are intermediate), trivial ``x owl:sameAs x`` or ``rdf:type owl:Thing``.
     ``disabled`` names rules (e.g. ``"cax-sco"``) or checks to leave out (for tests).
     ``naive`` (the reference for tests) runs every rule on the whole graph in every pass, in
-    compile order, without merging repeated restrictions.
+    compile order, without merging repeated restrictions or leaving out redundant rules.
     Raises InconsistentKnowledgeBase when a consistency check fails.
     """
     start = time.perf_counter()
@@ -355,7 +355,7 @@ def materialize(
             t = time.perf_counter()
             runs += _close_schema(store, disabled, written)
             merged = {} if naive else merged_restrictions(store, disabled)
-            rules = compile_rules(store, disabled, merged)
+            rules = compile_rules(store, disabled, merged, all_rules=naive)
             if not naive:
                 rules = order_rules(rules)
             last_run = [None] * len(rules)

@@ -320,17 +320,27 @@ def merged_restrictions(store: Store, disabled: Collection[str] = ()) -> dict[st
 
 
 def compile_rules(
-    store: Store, disabled: Collection[str] = (), merged: Mapping[str, str] | None = None
+    store: Store,
+    disabled: Collection[str] = (),
+    merged: Mapping[str, str] | None = None,
+    all_rules: bool = False,
 ) -> list[Rule]:
     """Read the (closed) TBox in ``store`` and generate the concrete instance rules.
 
     Classes in ``merged`` are replaced by their representative (default: as
-    :func:`merged_restrictions` finds them).
+    :func:`merged_restrictions` finds them). cls-int2 and cls-uni conclude nothing that cax-sco
+    does not, given the ``c ⊑ member`` / ``member ⊑ c`` axioms of scm-int / scm-uni; they are
+    compiled only if those rules are disabled, or with ``all_rules``.
     """
     thing = OWL + "Thing"
     rules: list[Rule] = []
     if merged is None:
         merged = merged_restrictions(store, disabled)
+    if not all_rules:
+        if not {"scm-int", "cax-sco"} & set(disabled):
+            disabled = {*disabled, "cls-int2"}
+        if not {"scm-uni", "cax-sco"} & set(disabled):
+            disabled = {*disabled, "cls-uni"}
 
     def cls(iri: str) -> str:
         return merged.get(iri, iri)
