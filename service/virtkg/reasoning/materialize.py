@@ -4,10 +4,11 @@ The TBox is closed with the generic schema rules, then compiled into concrete SP
 (:func:`virtkg.reasoning.rules.compile_rules`), ordered so that the rules writing a predicate or
 class run before those reading it (strongly connected components in topological order). Passes
 over the rules run until a pass adds nothing. A rule's first run reads the whole graph; later runs
-are semi-naive: they run only if the rule's inputs got new triples since its last run, and join one
-atom at a time against just those triples. Each run writes its new triples to the default graph and
-to a graph of its own, never copied or cleared (the in-memory store keeps removed quads until it is
-dropped); the inferred triples are the union of these graphs. After the fixpoint the consistency
+are semi-naive: they happen only if the rule's inputs got new triples since its last run, and each
+branch joins the new triples of one atom with the whole graph for the others. Each run writes its
+new triples to the default graph and to a graph of its own, never copied or cleared (the in-memory
+store keeps removed quads until it is dropped); the inferred triples are the union of these
+graphs. After the fixpoint the consistency
 checks run; a violation raises :class:`~virtkg.errors.InconsistentKnowledgeBase`.
 """
 
@@ -269,7 +270,7 @@ def _is_output(q: Quad) -> bool:
 def _asserted_types(store: Store, entity: NamedNode) -> list[str]:
     rows = store.query(
         "SELECT ?x ?c WHERE { ?x a ?c "
-        "FILTER NOT EXISTS { GRAPH ?round { ?x a ?c } } "
+        "FILTER NOT EXISTS { GRAPH ?run { ?x a ?c } } "
         "FILTER(isIRI(?c) && !STRSTARTS(STR(?c), STR(owl:))) }",
         prefixes=PREFIXES,
         substitutions={Variable("x"): entity},
@@ -366,6 +367,7 @@ def materialize(
         for i, rule in enumerate(rules):
             seen = None if naive else last_run[i]
             target = written.new_name()
+            # First run, or a rule without a semi-naive form (prp-trp) whose inputs changed: whole.
             if seen is None or (not rule.atoms and written.since(seen, rule.inputs)):
                 sparql = rule.sparql(target)
             elif rule.atoms:

@@ -146,10 +146,10 @@ def _insert(head: str, where: str, target: str, guard: str = "") -> str:
 
     "If new" is a MINUS (a hash anti-join in Oxigraph, ~15x faster here than FILTER NOT EXISTS).
     ``guard`` narrows what the MINUS side scans: TBox patterns that every solution of ``where``
-    satisfies with the values it binds. MINUS compares the variables both sides share: the
-    head's and the guard's, so the guard never changes what is removed. The
-    solutions are not made DISTINCT first: inserting a quad twice is a no-op, and Oxigraph's
-    DISTINCT cost more than the duplicates (0.23 s of 0.47 s for cls-hv2 at 300k triples).
+    satisfies with the values it binds. MINUS compares the variables both sides share: the head's
+    and the guard's, so the guard never changes what is removed. The solutions are not made
+    DISTINCT first: inserting a quad twice is a no-op, and Oxigraph's DISTINCT cost more than the
+    duplicates (0.23 s of 0.47 s for cls-hv2 at 300k triples).
     """
     return (
         f"INSERT {{ {head} GRAPH <{target}> {{ {head} }} }}\n"
