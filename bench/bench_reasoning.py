@@ -4,6 +4,7 @@ Every run is a fresh subprocess (``--worker``) that reports its wall time (parse
 own peak RSS, so engines never share memory. Usage::
 
     python bench/bench_reasoning.py [--sizes 10k,100k,1m] [--quick] [--timeout 600]
+                                    [--engines virtkg,owlrl,reasonable]
 
 Part 1: the shipped KB, ``load_knowledge_base`` cold (empty cache) and cached, against owlrl
 on the same files. Part 2: synthetic KBs (bench/synthetic.py) for every engine and size.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -24,6 +26,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 ENGINES = ("virtkg", "owlrl", "reasonable")
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages (other work on the machine skews wall times)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _peak_mb() -> float:
@@ -102,6 +109,8 @@ def run(engine: str, arg: str, timeout: float) -> dict:
 
 
 def fmt(result: dict) -> str:
+    if result.get("skipped"):
+        return "not run"
     if result.get("timeout"):
         return "timeout"
     if "error" in result:
@@ -114,17 +123,24 @@ def main() -> None:
     parser.add_argument("--sizes", default="10k,100k,1m")
     parser.add_argument("--quick", action="store_true", help="10k only, short timeouts")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
+    parser.add_argument(
+        "--engines", default=",".join(ENGINES), help="synthetic KBs: engines to run (default: all)"
+    )
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "INPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(*args.worker)))
         return
     sizes = ["10k"] if args.quick else [s.strip().lower() for s in args.sizes.split(",")]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if unknown := set(engines) - set(ENGINES):
+        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
     timeout = min(args.timeout, 120.0) if args.quick else args.timeout
     print(f"# reasoning benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {platform.platform()}")
     print(
         f"# python {platform.python_version()}, {len(__import__('os').sched_getaffinity(0))} cores"
     )
+    print(f"# load average at start: {_load()}")
 
     with tempfile.TemporaryDirectory(prefix="virtkg-bench-") as tmp:
         cache = str(Path(tmp) / "cache")
@@ -154,7 +170,10 @@ def main() -> None:
         for size in sizes:
             path = Path(tmp) / f"syn-{size}.ttl"  # N-Triples text; reasonable wants .ttl
             n = write_synthetic(path, size)
-            results = {engine: run(engine, str(path), timeout) for engine in ENGINES}
+            results = {
+                engine: run(engine, str(path), timeout) if engine in engines else {"skipped": True}
+                for engine in ENGINES
+            }
             base = results["virtkg"].get("seconds")
             ratios = [
                 f"{results[e]['seconds'] / base:.1f}x" if base and "seconds" in results[e] else "-"
@@ -162,6 +181,7 @@ def main() -> None:
             ]
             cells = " | ".join(fmt(results[e]) for e in ENGINES)
             print(f"| {size} | {n} | {cells} | {' | '.join(ratios)} |", flush=True)
+        print(f"# load average at end: {_load()}")
 
 
 if __name__ == "__main__":

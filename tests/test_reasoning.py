@@ -272,6 +272,32 @@ def test_inconsistency_via_inference_names_asserted_types() -> None:
     assert "asserted types" in info.value.message
 
 
+# Anonymous [p value v] restrictions repeated across axioms are stored as one (_:r1, the first
+# skolem IRI); see merged_restrictions.
+REPEATED = """
+_:r1 owl:onProperty :p ; owl:hasValue :v ; rdfs:subClassOf :A .
+_:r2 owl:onProperty :p ; owl:hasValue :v ; rdfs:subClassOf :B .
+_:r3 owl:onProperty :p ; owl:hasValue :v .
+:C owl:equivalentClass [ owl:intersectionOf ( :K _:r3 ) ] .
+:x :p :v ; a :K .
+"""
+
+
+def test_repeated_restrictions() -> None:
+    expected = {t("x", "a", "A"), t("x", "a", "B"), t("x", "a", "C")}
+    assert expected <= set(materialize(triples(REPEATED)).inferred)
+    # Without cls-hv1 nothing is merged; the same follows from x p v by cls-hv2 alone.
+    assert expected <= set(materialize(triples(REPEATED), disabled={"cls-hv1"}).inferred)
+
+
+@pytest.mark.parametrize("axiom", ["owl:disjointWith", "owl:complementOf"])
+def test_repeated_restriction_in_a_check(axiom: str) -> None:
+    ttl = f"{REPEATED} _:z owl:onProperty :p ; owl:hasValue :v ; {axiom} :D . :x a :D ."
+    with pytest.raises(InconsistentKnowledgeBase) as info:
+        materialize(triples(ttl))
+    assert info.value.details["violations"][0]["entity"] == "http://e/x"
+
+
 def test_design_prefixes_in_messages() -> None:
     ttl = """
     @prefix vkg: <https://w3id.org/virtkg/ontology#> .

@@ -1,39 +1,46 @@
 """Forward-chaining OWL 2 RL materialization over a scratch in-memory pyoxigraph store.
 
 The TBox is closed with the generic schema rules, then compiled into concrete SPARQL ``INSERT``s
-(:func:`virtkg.reasoning.rules.compile_rules`). Rounds run until a round adds nothing; in each round
-only the rules whose input predicates or classes changed in the previous round run again. After the
-fixpoint the consistency checks run; a violation raises
-:class:`~virtkg.errors.InconsistentKnowledgeBase`.
+(:func:`virtkg.reasoning.rules.compile_rules`), ordered so that the rules writing a predicate or
+class run before those reading it (strongly connected components in topological order). Passes
+over the rules run until a pass adds nothing. A rule's first run reads the whole graph; later runs
+are semi-naive: they happen only if the rule's inputs got new triples since its last run, and each
+branch joins the new triples of one atom with the whole graph for the others. Each run writes its
+new triples to the default graph and to a graph of its own, never copied or cleared (the in-memory
+store keeps removed quads until it is dropped); the inferred triples are the union of these
+graphs. After the fixpoint the consistency
+checks run; a violation raises :class:`~virtkg.errors.InconsistentKnowledgeBase`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Iterator
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 
 from pyoxigraph import BlankNode, DefaultGraph, NamedNode, Quad, Store, Triple, Variable
 
 from virtkg.errors import InconsistentKnowledgeBase
 from virtkg.reasoning.rules import (
     CHECKS,
-    DELTA_GRAPH,
-    NEW_GRAPH,
     OWL,
     PREFIXES,
     RDF,
     RDFS,
+    RUN_GRAPH_PREFIX,
     SCHEMA_PREDICATES,
     SCHEMA_RULES,
     SCHEMA_TYPES,
     SKOLEM_PREFIX,
     Key,
+    Rule,
     compile_rules,
+    merged_restrictions,
 )
 
-INFERRED = NamedNode("urn:virtkg:reasoning:inferred")
-_NEW = NamedNode(NEW_GRAPH)
 _TYPE = RDF + "type"
 _TRIVIAL_OBJECTS = {(_TYPE, OWL + "Thing"), (RDFS + "subClassOf", OWL + "Thing")}
 _REFLEXIVE = {
@@ -58,7 +65,7 @@ SHORT_PREFIXES = {
 
 @dataclass
 class MaterializeResult:
-    """New triples (never already asserted), number of instance-rule rounds, wall seconds."""
+    """New triples (never already asserted), passes over the instance rules, wall seconds."""
 
     inferred: list[Triple]
     rounds: int
@@ -99,23 +106,125 @@ def _quads(asserted: Iterable[Triple]) -> Iterator[Quad]:
             yield Quad(s, t.predicate, o, graph)
 
 
-def _end_round(store: Store) -> set[Key]:
-    """Keys (predicates, classes) that got new triples this round.
-
-    The round's new triples are added to INFERRED and become the next round's delta.
-    """
+def _keys(store: Store, graph: str, outputs: frozenset[Key] | None = None) -> set[Key]:
+    """Keys (predicates, classes) of the triples in ``graph``, which a run of a rule with
+    ``outputs`` wrote: read from the graph unless ``outputs`` names them exactly (one class, or
+    one predicate other than rdf:type)."""
+    if not store.contains_named_graph(NamedNode(graph)):
+        return set()
+    if outputs is not None:
+        classes = [key for key in outputs if key[0] == "t"]
+        predicates = [key for key in outputs if key[0] == "p"]
+        one_class = len(classes) == 1 and predicates == [("p", _TYPE)]
+        one_predicate = not classes and len(predicates) == 1 and predicates != [("p", _TYPE)]
+        if one_class or one_predicate:
+            return set(outputs)
     keys: set[Key] = set()
-    for row in store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{NEW_GRAPH}> {{ ?s ?p ?o }} }}"):
+    for row in store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"):
         keys.add(("p", row[0].value))
     if not keys:
         return keys
-    for row in store.query(f"SELECT DISTINCT ?c WHERE {{ GRAPH <{NEW_GRAPH}> {{ ?s a ?c }} }}"):
-        if isinstance(row[0], NamedNode):
-            keys.add(("t", row[0].value))
-    store.update(
-        f"ADD <{NEW_GRAPH}> TO <{INFERRED.value}> ; MOVE SILENT <{NEW_GRAPH}> TO <{DELTA_GRAPH}>"
-    )
+    for row in store.query(f"SELECT DISTINCT ?c WHERE {{ GRAPH <{graph}> {{ ?s a ?c }} }}"):
+        # ("t", "") stands for rdf:type triples whose object is a literal: no rule reads them.
+        keys.add(("t", row[0].value if isinstance(row[0], NamedNode) else ""))
     return keys
+
+
+class _Written:
+    """The graphs the chainer wrote new triples to, in order, with the keys found in each."""
+
+    def __init__(self) -> None:
+        self.graphs: list[str] = []
+        self.keys: list[set[Key]] = []
+        self._by_key: dict[Key, list[int]] = defaultdict(list)
+        self._named = 0
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def new_name(self) -> str:
+        """A fresh graph name for the next run's new triples."""
+        self._named += 1
+        return f"{RUN_GRAPH_PREFIX}{self._named}"
+
+    def record(self, store: Store, graph: str, outputs: frozenset[Key] | None = None) -> set[Key]:
+        """Keep ``graph`` if the run that wrote it (with ``outputs``) added triples; return their
+        keys."""
+        keys = _keys(store, graph, outputs)
+        if keys:
+            for key in keys:
+                self._by_key[key].append(len(self.graphs))
+            self.graphs.append(graph)
+            self.keys.append(keys)
+        return keys
+
+    def since(self, start: int, keys: frozenset[Key] | None) -> list[str]:
+        """Graphs from position ``start`` on that hold triples with one of ``keys`` (None: any)."""
+        if keys is None:
+            return self.graphs[start:]
+        found: set[int] = set()
+        for key in keys:
+            positions = self._by_key.get(key, [])
+            found.update(positions[bisect_left(positions, start) :])
+        return [self.graphs[i] for i in sorted(found)]
+
+
+def _components(edges: list[list[int]]) -> list[list[int]]:
+    """Strongly connected components of a graph given as adjacency lists (iterative Tarjan),
+    each listed after every component it has an edge to."""
+    index = [-1] * len(edges)
+    low = [0] * len(edges)
+    on_stack = [False] * len(edges)
+    stack: list[int] = []
+    components: list[list[int]] = []
+    counter = 0
+    for root in range(len(edges)):
+        if index[root] != -1:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, next_edge = work.pop()
+            if next_edge == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on_stack[v] = True
+            for j in range(next_edge, len(edges[v])):
+                w = edges[v][j]
+                if index[w] == -1:
+                    work += [(v, j + 1), (w, 0)]
+                    break
+                if on_stack[w]:
+                    low[v] = min(low[v], index[w])
+            else:
+                if low[v] == index[v]:
+                    component = []
+                    while not component or component[-1] != v:
+                        component.append(stack.pop())
+                        on_stack[component[-1]] = False
+                    components.append(sorted(component))
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+    return components
+
+
+def order_rules(rules: list[Rule]) -> list[Rule]:
+    """The rules with writers before readers: strongly connected components of the "writes a key
+    that reads" graph in topological order, rules within one in their given order."""
+    readers: dict[Key, set[int]] = defaultdict(set)
+    read_all = {i for i, rule in enumerate(rules) if rule.inputs is None}
+    for i, rule in enumerate(rules):
+        for key in rule.inputs or ():
+            readers[key].add(i)
+    edges = []
+    for rule in rules:
+        if rule.outputs is None:
+            edges.append(list(range(len(rules))))
+        else:
+            found = set(read_all).union(*(readers.get(key, ()) for key in rule.outputs))
+            edges.append(sorted(found))
+    return [rules[i] for component in reversed(_components(edges)) for i in component]
 
 
 def _touches_schema(keys: set[Key]) -> bool:
@@ -125,16 +234,25 @@ def _touches_schema(keys: set[Key]) -> bool:
     )
 
 
-def _close_schema(store: Store, disabled: Collection[str]) -> int:
+def _close_schema(store: Store, disabled: Collection[str], written: _Written) -> int:
     """Run the schema rules until nothing is new; return the number of rule runs."""
     runs = 0
     while True:
+        target = written.new_name()
         for rule in SCHEMA_RULES:
             if rule.name not in disabled:
-                store.update(rule.sparql, prefixes=PREFIXES)
+                store.update(rule.sparql(target), prefixes=PREFIXES)
                 runs += 1
-        if not _end_round(store):
+        if not written.record(store, target):
             return runs
+
+
+def _only_anonymous_memberships(keys: set[Key]) -> bool:
+    """Whether a graph with these keys holds only memberships of skolemized classes (no output;
+    most of what the chainer writes)."""
+    return all(
+        key == ("p", _TYPE) or (key[0] == "t" and key[1].startswith(SKOLEM_PREFIX)) for key in keys
+    )
 
 
 def _is_output(q: Quad) -> bool:
@@ -151,8 +269,8 @@ def _is_output(q: Quad) -> bool:
 
 def _asserted_types(store: Store, entity: NamedNode) -> list[str]:
     rows = store.query(
-        f"SELECT ?x ?c WHERE {{ ?x a ?c "
-        f"FILTER NOT EXISTS {{ GRAPH <{INFERRED.value}> {{ ?x a ?c }} }} "
+        "SELECT ?x ?c WHERE { ?x a ?c "
+        "FILTER NOT EXISTS { GRAPH ?run { ?x a ?c } } "
         "FILTER(isIRI(?c) && !STRSTARTS(STR(?c), STR(owl:))) }",
         prefixes=PREFIXES,
         substitutions={Variable("x"): entity},
@@ -160,15 +278,26 @@ def _asserted_types(store: Store, entity: NamedNode) -> list[str]:
     return sorted(short_name(row["c"]) for row in rows)
 
 
-def check_consistency(store: Store, disabled: Collection[str] = (), limit: int = 20) -> None:
-    """Run the ``false``-headed rules; raise InconsistentKnowledgeBase listing the violations."""
+def check_consistency(
+    store: Store,
+    disabled: Collection[str] = (),
+    limit: int = 20,
+    merged: Mapping[str, str] | None = None,
+) -> None:
+    """Run the ``false``-headed rules; raise InconsistentKnowledgeBase listing the violations.
+
+    ``merged``: the restrictions whose members are stored under another (default: as
+    :func:`~virtkg.reasoning.rules.merged_restrictions` finds them).
+    """
     violations: list[dict] = []
+    if merged is None:
+        merged = merged_restrictions(store, disabled)
     for check in CHECKS:
         if check.name in disabled:
             continue
         rows = [
             row
-            for sparql in check.queries(store)
+            for sparql in check.queries(store, merged)
             for row in store.query(sparql + f" LIMIT {int(limit)}", prefixes=PREFIXES)
         ]
         for row in rows:
@@ -198,12 +327,16 @@ def check_consistency(store: Store, disabled: Collection[str] = (), limit: int =
     )
 
 
-def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -> MaterializeResult:
+def materialize(
+    asserted: Iterable[Triple], *, disabled: Collection[str] = (), naive: bool = False
+) -> MaterializeResult:
     """Infer the OWL 2 RL consequences of ``asserted`` that our ontology needs.
 
     Returns only triples that were not asserted, without blank nodes (inferences about anonymous
     restriction classes are intermediate), trivial ``x owl:sameAs x`` or ``rdf:type owl:Thing``.
     ``disabled`` names rules (e.g. ``"cax-sco"``) or checks to leave out (for tests).
+    ``naive`` (the reference for tests) runs every rule on the whole graph in every pass, in
+    compile order, without merging repeated restrictions or leaving out redundant rules.
     Raises InconsistentKnowledgeBase when a consistency check fails.
     """
     start = time.perf_counter()
@@ -212,44 +345,63 @@ def materialize(asserted: Iterable[Triple], *, disabled: Collection[str] = ()) -
     store.extend(_quads(asserted))
     stats["load"] = time.perf_counter() - start
 
-    rounds = runs = 0
-    rules: list = []
-    changed: set[Key] | None = None
+    written = _Written()
+    passes = runs = 0
+    rules: list[Rule] = []
+    last_run: list[int | None] = []  # per rule: len(written) when it last ran (None: never)
+    merged: dict[str, str] = {}
     schema_dirty = True
     while True:
         if schema_dirty:
             t = time.perf_counter()
-            runs += _close_schema(store, disabled)
-            rules = compile_rules(store, disabled)
+            runs += _close_schema(store, disabled, written)
+            merged = {} if naive else merged_restrictions(store, disabled)
+            rules = compile_rules(store, disabled, merged, all_rules=naive)
+            if not naive:
+                rules = order_rules(rules)
+            last_run = [None] * len(rules)
             stats["schema"] = stats.get("schema", 0.0) + time.perf_counter() - t
-            changed, schema_dirty = None, False
-        rounds += 1
-        for rule in rules:
-            if changed is None:
-                store.update(rule.sparql, prefixes=PREFIXES)
-            elif rule.inputs is None or rule.inputs & changed:
-                store.update(rule.delta_sparql(changed), prefixes=PREFIXES)
+            schema_dirty = False
+        passes += 1
+        before = len(written)
+        for i, rule in enumerate(rules):
+            seen = None if naive else last_run[i]
+            target = written.new_name()
+            # First run, or a rule without a semi-naive form (prp-trp) whose inputs changed: whole.
+            if seen is None or (not rule.atoms and written.since(seen, rule.inputs)):
+                sparql = rule.sparql(target)
+            elif rule.atoms:
+                sparql = rule.delta_sparql(partial(written.since, seen), target)
             else:
+                sparql = None
+            if sparql is None:
                 continue
+            last_run[i] = len(written)
+            store.update(sparql, prefixes=PREFIXES)
             runs += 1
-        changed = _end_round(store)
-        if not changed:
+            if _touches_schema(written.record(store, target, rule.outputs)):
+                schema_dirty = True
+                break
+        if len(written) == before:
             break
-        schema_dirty = _touches_schema(changed)
     stats["rules"] = time.perf_counter() - start - stats["load"] - stats["schema"]
 
     t = time.perf_counter()
-    check_consistency(store, disabled)
+    check_consistency(store, disabled, merged=merged)
     stats["checks"] = time.perf_counter() - t
 
     t = time.perf_counter()
     inferred = [
-        q.triple for q in store.quads_for_pattern(None, None, None, INFERRED) if _is_output(q)
+        q.triple
+        for graph, keys in zip(written.graphs, written.keys, strict=True)
+        if not _only_anonymous_memberships(keys)
+        for q in store.quads_for_pattern(None, None, None, NamedNode(graph))
+        if _is_output(q)
     ]
     stats["output"] = time.perf_counter() - t
     return MaterializeResult(
         inferred=inferred,
-        rounds=rounds,
+        rounds=passes,
         seconds=time.perf_counter() - start,
         rule_runs=runs,
         rules=len(rules),
