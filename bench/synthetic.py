@@ -187,9 +187,20 @@ def abox(rng: random.Random, target: int) -> Iterator[Triple]:
         i += 1
 
 
+def _size(size: int | str) -> int:
+    """``1k``/``10k``/``100k``/``1m``, or a plain number of triples (``300000``)."""
+    if isinstance(size, int):
+        return size
+    if size.lower() in SIZES:
+        return SIZES[size.lower()]
+    if size.isdigit():
+        return int(size)
+    raise SystemExit(f"size {size!r}: give a number of triples or one of {', '.join(SIZES)}")
+
+
 def synthetic_kb(size: int | str, seed: int = 42) -> list[Triple]:
     """A synthetic KB of about ``size`` triples (an int or one of 1k, 10k, 100k, 1m)."""
-    target = SIZES[size] if isinstance(size, str) else size
+    target = _size(size)
     rng = random.Random(seed)
     schema = tbox(rng)
     return schema + list(abox(rng, target - len(schema)))
