@@ -9,13 +9,8 @@ passing unnoticed) and against granian, the server `virtkg serve` runs, in a sub
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +18,7 @@ import pyoxigraph as ox
 import pytest
 import requests
 from flask import Flask
+from live_granian import granian_server
 from werkzeug.serving import make_server
 
 from virtkg.config import load_settings
@@ -59,19 +55,6 @@ def make_hostile_app() -> Flask:
     return create_app(settings, store=small_store())
 
 
-#: Runs granian as `virtkg serve` configures it, one worker, over make_hostile_app.
-GRANIAN = """
-import sys
-from pathlib import Path
-from granian import Granian
-from virtkg.config import load_settings
-from virtkg.http.server import granian_options
-options = granian_options(load_settings(host="127.0.0.1", port=int(sys.argv[1]), workers=1))
-options.update(target="test_hostile:make_hostile_app", working_dir=Path(sys.argv[2]))
-Granian(**options).serve()
-"""
-
-
 @pytest.fixture(scope="module")
 def app() -> Iterator[Flask]:
     application = make_hostile_app()
@@ -87,34 +70,8 @@ def live(request: pytest.FixtureRequest, app: Flask) -> Iterator[str]:
         yield f"http://127.0.0.1:{httpd.server_port}"
         httpd.shutdown()
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", GRANIAN, str(port), str(Path(__file__).parent)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"granian exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "granian did not become ready in 60 s"
-            try:
-                if requests.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+    with granian_server("test_hostile:make_hostile_app") as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 def raw_request(base: str, request: bytes) -> tuple[int, bytes]:

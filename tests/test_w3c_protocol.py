@@ -17,6 +17,8 @@ from urllib.parse import urljoin
 import pyoxigraph as ox
 import pytest
 import requests
+from flask import Flask
+from live_granian import granian_server
 from w3c_manifest import w3c_suite_dir
 from werkzeug.serving import make_server
 
@@ -112,9 +114,8 @@ def load_manifest() -> list[dict]:
 TESTS = load_manifest()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    """A live virtkg server on 127.0.0.1 with the protocol data, updates on with TOKEN."""
+def make_protocol_app() -> Flask:
+    """The app under test: the protocol test data in its named graphs, updates on with TOKEN."""
     store = EmbeddedStore()
     seen = set()
     for test in TESTS:
@@ -124,8 +125,18 @@ def server() -> Iterator[str]:
                 store.engine.load(
                     path=str(path), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(label)
                 )
-    settings = load_settings(update_token=TOKEN, query_timeout=10.0)
-    app = create_app(settings, store=store)
+    return create_app(load_settings(update_token=TOKEN, query_timeout=10.0), store=store)
+
+
+@pytest.fixture(scope="module", params=["werkzeug", "granian"])
+def server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A live virtkg server on 127.0.0.1: Werkzeug's in a thread, and granian (what
+    `virtkg serve` runs) in a subprocess, each over its own copy of the data."""
+    if request.param == "granian":
+        with granian_server("test_w3c_protocol:make_protocol_app") as base:
+            yield base
+        return
+    app = make_protocol_app()
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
