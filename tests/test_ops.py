@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 
@@ -210,3 +211,19 @@ def test_api_errors_are_json_with_code(app: Flask) -> None:
         "message": "no such requirement",
         "details": {"allowed": ["a"]},
     }
+
+
+def test_a_forked_child_does_not_write_the_parents_access_log_lines() -> None:
+    """Entries queued before a fork are the parent's: the child starts with an empty queue."""
+    log = ops.AccessLog()
+    log._queue.append(("ts", "GET", "/x", "/x", 200, 1.0, 0, None, "", None))
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report how many entries it would write
+        os.write(write_end, str(len(log._queue)).encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 16) == b"0"
+    os.close(read_end)
+    assert len(log._queue) == 1

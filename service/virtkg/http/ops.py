@@ -209,7 +209,10 @@ class AccessLog:
         atexit.register(self.flush)
 
     def _forget_thread(self) -> None:
-        self._thread = None  # threads do not survive fork: start a new one on the next add
+        # In a forked child: threads do not survive fork (start a new one on the next add), and
+        # the queued entries are the parent's to write.
+        self._thread = None
+        self._queue = deque()
 
     def add(self, entry: tuple) -> None:
         """Queue one entry (see :func:`access_log_line` for its fields)."""
