@@ -85,7 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     from virtkg.http.server import run_server
 
-    run_server(settings, production=args.production)
+    run_server(settings)  # --production changes nothing: production servers are the default
     return 0
 
 
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--production",
         action="store_true",
-        help="accepted for compatibility: --server granian or gunicorn (the default) already is",
+        help="accepted for compatibility; the production servers are the default (see --server)",
     )
     serve.set_defaults(func=cmd_serve)
 

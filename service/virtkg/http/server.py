@@ -31,13 +31,8 @@ _SETTINGS_ENV = "VIRTKG_SERVE_SETTINGS_JSON"
 GRANIAN_BLOCKING_THREADS = 2
 
 
-def run_server(settings: Settings, *, production: bool = False) -> None:
-    """Serve the app on ``settings.host:settings.port`` under ``settings.server``.
-
-    ``production`` is accepted for compatibility: the production servers are the default, and
-    only ``server="werkzeug"`` runs the development server.
-    """
-    del production
+def run_server(settings: Settings) -> None:
+    """Serve the app on ``settings.host:settings.port`` under ``settings.server``."""
     if settings.server not in SERVERS:
         from virtkg.errors import InvalidParameter
 
