@@ -25,11 +25,10 @@ from virtkg.errors import (
     BadRequest,
     InvalidParameter,
     NotFound,
-    PayloadTooLarge,
     StoreUnavailable,
     UnsupportedMediaType,
 )
-from virtkg.http import get_state
+from virtkg.http import get_state, protocol
 from virtkg.http.guard import query_form
 from virtkg.http.negotiate import result_media_type
 from virtkg.queries import SavedQuery, load_saved_queries
@@ -150,37 +149,7 @@ def saved_queries() -> dict[str, SavedQuery]:
 
 def read_body() -> bytes:
     """The raw body; 413 over ``max_body_bytes``, 400 when it cannot be read (a bad chunk)."""
-    try:
-        return _read_body()
-    except (OSError, ValueError) as exc:
-        raise BadRequest(f"the request body could not be read: {exc}") from None
-
-
-def _read_body() -> bytes:
-    """The raw body; 413 over ``max_body_bytes``, also for chunked bodies without a length."""
-    limit = get_state().settings.max_body_bytes
-    length = request.content_length
-    if length is not None and length > limit:
-        raise PayloadTooLarge(
-            f"the request body has {length} bytes; the limit is {limit}",
-            details={"max_body_bytes": limit},
-        )
-    if length is None and request.environ.get("wsgi.input_terminated"):
-        stream = request.environ["wsgi.input"]
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = stream.read(min(65536, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(
-                f"the request body is over the {limit}-byte limit",
-                details={"max_body_bytes": limit},
-            )
-        return b"".join(chunks)
-    return request.get_data(cache=False)
+    return protocol.read_body(request.environ, get_state().settings.max_body_bytes)
 
 
 def read_json_body() -> Any:
