@@ -464,6 +464,7 @@ class ForkedExecutor:
         self.replaced = 0
         self.inline = 0
         self._inline_ok = False
+        self._here = DirectExecutor(store, max_rows)  # runs bounded lookups in this thread
         self._generation = 0
         self._owner = -1
         self._idle: queue.Queue[_Worker] = queue.Queue()
@@ -556,7 +557,9 @@ class ForkedExecutor:
         """
         self._ensure_started()
         if bounded and self._inline_ok and len(sparql) <= DEEP_STACK_MIN_CHARS:
-            return self._run_inline(sparql, media_type, dataset, allow_service, base_iri, bindings)
+            outcome = self._here.run(sparql, media_type, dataset, allow_service, base_iri, bindings)
+            self.inline += 1
+            return outcome
         request = encode_request(sparql, media_type, dataset, allow_service, base_iri, bindings)
         start = time.perf_counter()
         try:
@@ -597,22 +600,6 @@ class ForkedExecutor:
         if cls is StoreUnavailable:
             log.error("query failed in worker: %s", message)
         raise cls(message, details=details)
-
-    def _run_inline(
-        self,
-        sparql: str,
-        media_type: str,
-        dataset: Dataset | None,
-        allow_service: bool,
-        base_iri: str | None,
-        bindings: Mapping[str, Term] | None,
-    ) -> Outcome:
-        start = time.perf_counter()
-        kwargs = _query_options(allow_service, base_iri, bindings)
-        raw = self.store.query_raw(sparql, media_type, dataset=dataset, **kwargs)
-        raw, truncated = cap_result(raw, self.max_rows)
-        self.inline += 1
-        return Outcome(raw, truncated, time.perf_counter() - start)
 
     def _measure_store(self) -> None:
         """Decide whether bounded lookups may run inline for the store as it is now."""
